@@ -1,0 +1,80 @@
+/* shape: validated, prepared 2D shapes on the ellipsoid and the exact
+ * separation between them.
+ *
+ * A shape is a disc (centre and radius, the shape of a unit, a Point site
+ * or a Point volume) or a set of polygons with geodesic edges (Polygon or
+ * MultiPolygon). Preparation precomputes ECEF bounding balls per edge, per
+ * chunk of edges and per polygon, so that separation queries prune almost
+ * everything with chord lower bounds and run the exact geodesic
+ * computations only where they can matter. */
+#ifndef DC_SHAPE_H
+#define DC_SHAPE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "geo.h"
+
+typedef struct dc_shape dc_shape;
+
+/* Limits on one geometry (documented in docs/limits.md). */
+#define SHAPE_MAX_RING_VERTICES 10000
+#define SHAPE_MAX_RINGS 1000
+#define SHAPE_MAX_POLYGONS 1000
+#define SHAPE_MAX_TOTAL_VERTICES 100000
+#define SHAPE_MAX_EXTENT_M 1000000.0 /* every vertex within this of the centre */
+#define SHAPE_MAX_RADIUS_M 1000000.0
+
+/* Flags for shape_from_geojson. */
+#define SHAPE_ALLOW_MULTI 1  /* MultiPolygon accepted (sites) */
+#define SHAPE_POINT_NEEDS_RADIUS 2 /* a Point needs radius_m > 0 (volumes) */
+
+/* A validation error: the offending field (a JSON path relative to the
+ * object, such as "geometry.coordinates[0][3]") and a message. */
+typedef struct {
+    char field[128];
+    char message[256];
+} shape_error;
+
+/* shape_from_geojson validates a GeoJSON geometry (Point, Polygon or, with
+ * SHAPE_ALLOW_MULTI, MultiPolygon) and prepares it. radius_m is the disc
+ * radius for a Point (ignored for polygons). field_prefix names the
+ * geometry in errors ("geometry", "volumes[2].geometry").
+ * Returns 0 and a new shape (owned by the caller), or -1 with *err filled
+ * when the input is invalid, or -2 when out of memory. */
+int shape_from_geojson(const json_t *geometry, double radius_m, int flags, const char *field_prefix,
+                       dc_shape **out, shape_error *err);
+
+/* shape_disc returns a new disc shape, or NULL when out of memory. */
+dc_shape *shape_disc(double lon, double lat, double radius_m);
+
+/* shape_free releases a shape (NULL is fine). */
+void shape_free(dc_shape *s);
+
+/* shape_ball returns a ball containing the whole shape (borrowed). */
+const geo_ball *shape_ball(const dc_shape *s);
+
+/* shape_is_disc tells whether s is a disc; shape_disc_center and
+ * shape_disc_radius describe it. */
+int shape_is_disc(const dc_shape *s);
+geo_pt shape_disc_center(const dc_shape *s);
+double shape_disc_radius(const dc_shape *s);
+
+/* shape_vertex_count returns the number of polygon vertices (0 for discs). */
+size_t shape_vertex_count(const dc_shape *s);
+
+/* shape_separation returns the minimum geodesic distance in metres between
+ * a and b (0 when they touch or overlap) when it is at most cutoff;
+ * otherwise it returns some value greater than cutoff. Accuracy: within
+ * 1 mm plus the geodesic library's error for distances up to 1,000 km. */
+double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff);
+
+/* shape_contains_point tells whether p lies inside the polygons of s
+ * (boundary counts as inside within 1 mm). Discs: within the radius. */
+int shape_contains_point(const dc_shape *s, const geo_pt *p);
+
+/* shape_check walks the prepared structure and verifies its invariants
+ * (every vertex inside its edge, chunk and shape balls). Returns 0 or -1. */
+int shape_check(const dc_shape *s);
+
+#endif
