@@ -420,6 +420,27 @@ static double poly_poly_dist(const shp_poly *a, const shp_poly *b, double cutoff
     return best < INFINITY ? best : lbmin;
 }
 
+double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, double cutoff)
+{
+    geo_ball ball = {{c->x, c->y, c->z}, r + 1e-3};
+    double lb = geo_ball_gap(&ball, &b->ball);
+    if (lb > cutoff)
+        return lb;
+    if (b->kind == SHP_DISC) {
+        double d = geo_dist(c, &b->c) - r - b->r;
+        return d > 0 ? d : 0;
+    }
+    double best = INFINITY;
+    for (int i = 0; i < b->npoly; i++) {
+        double d = point_poly_dist(c, &b->polys[i], cutoff + r) - r;
+        if (d < best)
+            best = d;
+        if (best <= 0)
+            return 0;
+    }
+    return best;
+}
+
 double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
 {
     double lb = geo_ball_gap(&a->ball, &b->ball);
@@ -434,17 +455,9 @@ double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
         a = b;
         b = t;
     }
+    if (a->kind == SHP_DISC)
+        return shape_separation_disc(&a->c, a->r, b, cutoff);
     double best = INFINITY;
-    if (a->kind == SHP_DISC) {
-        for (int i = 0; i < b->npoly; i++) {
-            double d = point_poly_dist(&a->c, &b->polys[i], cutoff + a->r) - a->r;
-            if (d < best)
-                best = d;
-            if (best <= 0)
-                return 0;
-        }
-        return best;
-    }
     for (int i = 0; i < a->npoly; i++)
         for (int j = 0; j < b->npoly; j++) {
             double d = poly_poly_dist(&a->polys[i], &b->polys[j], cutoff);

@@ -77,4 +77,8 @@ int shape_contains_point(const dc_shape *s, const geo_pt *p);
  * (every vertex inside its edge, chunk and shape balls). Returns 0 or -1. */
 int shape_check(const dc_shape *s);
 
+/* shape_separation_disc is shape_separation with a disc given inline
+ * (centre c, radius r), so that units need no shape object. */
+double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, double cutoff);
+
 #endif

@@ -1,0 +1,1640 @@
+/* engine: conflict rules (SPEC section 3) and their incremental upkeep.
+ *
+ * Every change to an object X re-evaluates exactly the pairs that can
+ * involve X: its candidates from the spatial indexes (R-trees of ECEF
+ * boxes, each inflated by the object's own reach, so that a box overlap is
+ * necessary for any pair within its threshold), plus the pairs X already
+ * has open. The cost of a position report therefore depends on what is
+ * near the unit, not on how many operations exist. Time only ever removes
+ * things (volumes, sites and operations end; reports go stale), so the
+ * clock re-evaluates only open conflicts whose next_check has come, plus
+ * operations and sites that expired. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+/* Report a pair up to 5 cm beyond its threshold: distances are exact to
+ * about a millimetre, and near a threshold reporting beats missing. */
+#define MARGIN 0.05
+/* Units are indexed with this much slack so that most moves do not touch
+ * the index. */
+#define UNIT_SLACK 250.0
+
+/* ---------- small helpers ---------- */
+
+const char *dc_status_name(dc_status s)
+{
+    switch (s) {
+    case DC_OK: return "ok";
+    case DC_ERR_MALFORMED: return "malformed";
+    case DC_ERR_INVALID: return "invalid";
+    case DC_ERR_NOTFOUND: return "not_found";
+    case DC_ERR_FORBIDDEN: return "forbidden";
+    case DC_ERR_STATE: return "conflict";
+    case DC_ERR_EXISTS: return "exists";
+    case DC_ERR_TOOLARGE: return "too_large";
+    case DC_ERR_NOMEM: return "unavailable";
+    }
+    return "error";
+}
+
+int dc_status_http(dc_status s)
+{
+    switch (s) {
+    case DC_OK: return 200;
+    case DC_ERR_MALFORMED: return 400;
+    case DC_ERR_INVALID: return 422;
+    case DC_ERR_NOTFOUND: return 404;
+    case DC_ERR_FORBIDDEN: return 403;
+    case DC_ERR_STATE: return 409;
+    case DC_ERR_EXISTS: return 409;
+    case DC_ERR_TOOLARGE: return 413;
+    case DC_ERR_NOMEM: return 503;
+    }
+    return 500;
+}
+
+void dc_error_clear(dc_error *err)
+{
+    if (!err)
+        return;
+    json_decref(err->detail);
+    memset(err, 0, sizeof *err);
+}
+
+void dc_changes_init(dc_changes *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+void dc_changes_free(dc_changes *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+static void change_add(dc_changes *ch, dc_change_type t, dc_conflict *c, const char *by)
+{
+    if (!ch)
+        return;
+    if (ch->n == ch->cap) {
+        size_t cap = ch->cap ? ch->cap * 2 : 16;
+        dc_change *v = realloc(ch->v, sizeof *v * cap);
+        if (!v)
+            return; /* the conflict state itself is already updated */
+        ch->v = v;
+        ch->cap = cap;
+    }
+    ch->v[ch->n].type = t;
+    ch->v[ch->n].conflict = c;
+    ch->v[ch->n].by_party = by;
+    ch->n++;
+}
+
+int op_hazardous(const op *o)
+{
+    return o->kind == KIND_STRIKE || o->kind == KIND_ARTILLERY || o->kind == KIND_DEMOLITION;
+}
+
+int op_current(const op *o)
+{
+    return o->state == DC_OP_PLANNED || o->state == DC_OP_ACTIVE;
+}
+
+static double op_reach(const op *o)
+{
+    if (op_hazardous(o))
+        return o->hazard_m + o->warning_m;
+    if (o->kind == KIND_AIR_TRANSIT)
+        return o->warning_m;
+    return 0;
+}
+
+party *engine_party(const dc_engine *e, const char *id)
+{
+    return id ? hmap_get(&e->party_by_id, id) : NULL;
+}
+
+static const hmap *type_map(const dc_engine *e, int type)
+{
+    return type == OBJ_SITE ? &e->sites : type == OBJ_UNIT ? &e->units : &e->ops;
+}
+
+obj *engine_lookup(const dc_engine *e, int type, const party *p, const char *id)
+{
+    char key[128];
+    if (!p || !id || strlen(id) > 64)
+        return NULL;
+    snprintf(key, sizeof key, "%s/%s", p->id, id);
+    return hmap_get(type_map(e, type), key);
+}
+
+static char *make_key(const party *p, const char *id)
+{
+    size_t n = strlen(p->id) + strlen(id) + 2;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s/%s", p->id, id);
+    return k;
+}
+
+/* ---------- lifetime ---------- */
+
+dc_engine *dc_engine_new(void)
+{
+    dc_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    hmap_init(&e->party_by_id);
+    hmap_init(&e->sites);
+    hmap_init(&e->units);
+    hmap_init(&e->ops);
+    hmap_init(&e->conflict_by_id);
+    e->site_tree = rtree_new();
+    e->unit_tree = rtree_new();
+    e->vol_tree = rtree_new();
+    e->next_conflict = 1;
+    if (!e->site_tree || !e->unit_tree || !e->vol_tree) {
+        dc_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void obj_free_common(obj *o)
+{
+    free(o->id);
+    free(o->key);
+    free(o->cf);
+}
+
+static void site_free(site *s)
+{
+    obj_free_common(&s->h);
+    s->h.id = NULL;
+    model_site_clear(s);
+    free(s);
+}
+
+static void unit_free(unit *u)
+{
+    obj_free_common(&u->h);
+    free(u->callsign);
+    free(u);
+}
+
+static void op_free(op *o)
+{
+    obj_free_common(&o->h);
+    o->h.id = NULL;
+    model_op_clear(o);
+    free(o);
+}
+
+static void free_map(hmap *m, int type)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i] || !m->vals[i])
+            continue;
+        if (type == OBJ_SITE)
+            site_free(m->vals[i]);
+        else if (type == OBJ_UNIT)
+            unit_free(m->vals[i]);
+        else
+            op_free(m->vals[i]);
+    }
+    hmap_free(m);
+}
+
+void dc_engine_free(dc_engine *e)
+{
+    if (!e)
+        return;
+    free_map(&e->sites, OBJ_SITE);
+    free_map(&e->units, OBJ_UNIT);
+    free_map(&e->ops, OBJ_OP);
+    for (size_t i = 0; i < e->nconflicts; i++) {
+        dc_conflict *c = e->conflicts[i];
+        free(c->a_id);
+        free(c->b_id);
+        free(c->note_a);
+        free(c->note_b);
+        free(c);
+    }
+    free(e->conflicts);
+    hmap_free(&e->conflict_by_id);
+    for (int i = 0; i < e->nparties; i++) {
+        free(e->parties[i]->id);
+        free(e->parties[i]->name);
+        free(e->parties[i]->share_units);
+        free(e->parties[i]->share_ops);
+        free(e->parties[i]);
+    }
+    free(e->parties);
+    hmap_free(&e->party_by_id);
+    rtree_free(e->site_tree);
+    rtree_free(e->unit_tree);
+    rtree_free(e->vol_tree);
+    free(e);
+}
+
+/* ---------- parties ---------- */
+
+static int valid_party_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+dc_status dc_party_add(dc_engine *e, const char *id, const char *name, int64_t stale_after_s,
+                       dc_error *err)
+{
+    if (!id || !valid_party_id(id))
+        return model_fail(err, DC_ERR_INVALID, "id", "party id must match [A-Za-z0-9_-]{1,32}");
+    if (!name)
+        name = "";
+    if (strlen(name) > DC_MAX_NAME)
+        return model_fail(err, DC_ERR_INVALID, "name", "name is longer than 256 bytes");
+    if (engine_party(e, id))
+        return model_fail(err, DC_ERR_EXISTS, "id", "party '%s' already exists", id);
+    if (e->nparties >= DC_MAX_PARTIES)
+        return model_fail(err, DC_ERR_TOOLARGE, "id", "at most 1000 parties");
+    if (stale_after_s < 0 || stale_after_s > 10LL * 365 * 86400)
+        return model_fail(err, DC_ERR_INVALID, "stale_after_s",
+                          "stale_after_s must be between 0 and ten years");
+    party *p = calloc(1, sizeof *p);
+    party **ps = realloc(e->parties, sizeof *ps * (e->nparties + 1));
+    if (!p || !ps) {
+        free(p);
+        if (ps)
+            e->parties = ps;
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
+    }
+    e->parties = ps;
+    p->id = strdup(id);
+    p->name = strdup(name);
+    p->stale_after_us = (stale_after_s > 0 ? stale_after_s : 600) * DC_USEC;
+    p->idx = e->nparties;
+    p->share_units = calloc(DC_MAX_PARTIES, 1);
+    p->share_ops = calloc(DC_MAX_PARTIES, 1);
+    if (!p->id || !p->name || !p->share_units || !p->share_ops ||
+        hmap_put(&e->party_by_id, p->id, p)) {
+        free(p->id);
+        free(p->name);
+        free(p->share_units);
+        free(p->share_ops);
+        free(p);
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
+    }
+    e->parties[e->nparties++] = p;
+    return DC_OK;
+}
+
+int dc_party_exists(const dc_engine *e, const char *id)
+{
+    return engine_party(e, id) != NULL;
+}
+
+json_t *dc_parties_json(const dc_engine *e)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < e->nparties; i++)
+        json_array_append_new(a, json_pack("{s:s,s:s}", "id", e->parties[i]->id, "name",
+                                           e->parties[i]->name));
+    return json_pack("{s:o}", "parties", a);
+}
+
+dc_status dc_sharing_set(dc_engine *e, const char *from, const char *to, int units, int operations,
+                         dc_error *err)
+{
+    party *f = engine_party(e, from), *t = engine_party(e, to);
+    if (!f)
+        return model_fail(err, DC_ERR_NOTFOUND, "from", "unknown party '%.40s'", from);
+    if (!t)
+        return model_fail(err, DC_ERR_NOTFOUND, "party", "unknown party '%.40s'", to);
+    if (f == t)
+        return model_fail(err, DC_ERR_INVALID, "party", "a party cannot share with itself");
+    f->share_units[t->idx] = units ? 1 : 0;
+    f->share_ops[t->idx] = operations ? 1 : 0;
+    return DC_OK;
+}
+
+/* ---------- conflict bookkeeping ---------- */
+
+static int obj_add_cf(obj *o, dc_conflict *c)
+{
+    if (o->ncf == o->capcf) {
+        int cap = o->capcf ? o->capcf * 2 : 4;
+        dc_conflict **v = realloc(o->cf, sizeof *v * cap);
+        if (!v)
+            return -1;
+        o->cf = v;
+        o->capcf = cap;
+    }
+    o->cf[o->ncf++] = c;
+    return 0;
+}
+
+static void obj_del_cf(obj *o, dc_conflict *c)
+{
+    for (int i = 0; i < o->ncf; i++)
+        if (o->cf[i] == c) {
+            memmove(&o->cf[i], &o->cf[i + 1], sizeof *o->cf * (o->ncf - i - 1));
+            o->ncf--;
+            return;
+        }
+}
+
+typedef struct {
+    int hit;
+    double dist;
+    int sev, stale;
+    dc_time ws, we;
+    dc_time next;
+} eval_t;
+
+static void eval_init(eval_t *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->dist = INFINITY;
+    ev->ws = DC_TIME_MAX;
+    ev->we = DC_TIME_MIN;
+    ev->next = DC_TIME_MAX;
+}
+
+static void eval_hit(eval_t *ev, double d, dc_time ws, dc_time we, dc_time next)
+{
+    ev->hit = 1;
+    if (d < 0)
+        d = 0;
+    if (d < ev->dist)
+        ev->dist = d;
+    if (ws < ev->ws)
+        ev->ws = ws;
+    if (we > ev->we)
+        ev->we = we;
+    if (next < ev->next)
+        ev->next = next;
+}
+
+static dc_time tmax(dc_time a, dc_time b)
+{
+    return a > b ? a : b;
+}
+
+static dc_time tmin(dc_time a, dc_time b)
+{
+    return a < b ? a : b;
+}
+
+static void eval_op_unit(const op *H, const unit *U, dc_time now, eval_t *ev)
+{
+    eval_init(ev);
+    if (!op_hazardous(H) || !op_current(H) || !U->has_pos || H->h.owner == U->h.owner)
+        return;
+    double T = H->hazard_m + H->warning_m;
+    for (int i = 0; i < H->nvol; i++) {
+        const volume *V = &H->vols[i];
+        if (V->end <= now || V->end <= U->t)
+            continue;
+        if (U->domain == DOM_AIR && !isnan(U->alt_m) && (U->alt_m < V->alt_lo || U->alt_m > V->alt_hi))
+            continue;
+        double d = shape_separation_disc(&U->pos, U->ce_m, V->shape, T + MARGIN);
+        if (d <= T + MARGIN)
+            eval_hit(ev, d, tmax(V->start, U->t), V->end, V->end);
+    }
+    if (!ev->hit)
+        return;
+    ev->sev = ev->dist <= H->hazard_m + MARGIN ? SEV_CRITICAL : SEV_WARNING;
+    dc_time stale_at = U->t + U->h.owner->stale_after_us;
+    ev->stale = now > stale_at;
+    if (!ev->stale)
+        ev->next = tmin(ev->next, stale_at + 1);
+}
+
+static void eval_op_site(const op *H, const site *S, dc_time now, eval_t *ev)
+{
+    eval_init(ev);
+    if (!op_hazardous(H) || !op_current(H) || H->h.owner == S->h.owner || S->valid_to <= now)
+        return;
+    double T = H->hazard_m + S->standoff_m + H->warning_m;
+    for (int i = 0; i < H->nvol; i++) {
+        const volume *V = &H->vols[i];
+        if (V->end <= now || !(V->start < S->valid_to && S->valid_from < V->end))
+            continue;
+        double d = shape_separation(V->shape, S->shape, T + MARGIN);
+        if (d <= T + MARGIN)
+            eval_hit(ev, d, tmax(V->start, S->valid_from), tmin(V->end, S->valid_to),
+                     tmin(V->end, S->valid_to));
+    }
+    if (ev->hit)
+        ev->sev = ev->dist <= H->hazard_m + S->standoff_m + MARGIN ? SEV_CRITICAL : SEV_WARNING;
+}
+
+/* Thresholds of an operation pair; returns 0 when the pair can never
+ * conflict. */
+static int op_pair_rule(const op *A, const op *B, double *T, double *crit)
+{
+    int ha = op_hazardous(A), hb = op_hazardous(B);
+    if (ha && hb) {
+        *T = fmax(A->hazard_m, B->hazard_m) + fmax(A->warning_m, B->warning_m);
+        *crit = fmax(A->hazard_m, B->hazard_m);
+    } else if (ha) {
+        *T = A->hazard_m + A->warning_m;
+        *crit = A->hazard_m;
+    } else if (hb) {
+        *T = B->hazard_m + B->warning_m;
+        *crit = B->hazard_m;
+    } else if (A->kind == KIND_AIR_TRANSIT && B->kind == KIND_AIR_TRANSIT) {
+        *T = fmax(A->warning_m, B->warning_m);
+        *crit = 0;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static void eval_op_op(const op *A, const op *B, dc_time now, eval_t *ev)
+{
+    eval_init(ev);
+    double T, crit;
+    if (!op_current(A) || !op_current(B) || A->h.owner == B->h.owner || !op_pair_rule(A, B, &T, &crit))
+        return;
+    for (int i = 0; i < A->nvol; i++) {
+        const volume *va = &A->vols[i];
+        if (va->end <= now)
+            continue;
+        for (int j = 0; j < B->nvol; j++) {
+            const volume *vb = &B->vols[j];
+            if (vb->end <= now || !(va->start < vb->end && vb->start < va->end))
+                continue;
+            if (va->alt_lo > vb->alt_hi || vb->alt_lo > va->alt_hi)
+                continue;
+            double d = shape_separation(va->shape, vb->shape, T + MARGIN);
+            if (d <= T + MARGIN)
+                eval_hit(ev, d, tmax(va->start, vb->start), tmin(va->end, vb->end),
+                         tmin(va->end, vb->end));
+        }
+    }
+    if (ev->hit)
+        ev->sev = ev->dist <= crit + MARGIN ? SEV_CRITICAL : SEV_WARNING;
+}
+
+/* The operation side of a pair, canonically: for two operations, the
+ * hazardous one, else the one with the smaller key. */
+static int op_first(const op *x, const op *y)
+{
+    int hx = op_hazardous(x), hy = op_hazardous(y);
+    if (hx != hy)
+        return hx;
+    return strcmp(x->h.key, y->h.key) < 0;
+}
+
+static void canonical(obj **a, obj **b)
+{
+    int swap;
+    if ((*a)->type != OBJ_OP)
+        swap = 1;
+    else if ((*b)->type != OBJ_OP)
+        swap = 0;
+    else
+        swap = !op_first((op *)*a, (op *)*b);
+    if (swap) {
+        obj *t = *a;
+        *a = *b;
+        *b = t;
+    }
+}
+
+static void eval_pair(const obj *a, const obj *b, dc_time now, eval_t *ev)
+{
+    if (a->type != OBJ_OP) {
+        const obj *t = a;
+        a = b;
+        b = t;
+    }
+    if (a->type != OBJ_OP) {
+        eval_init(ev);
+        return;
+    }
+    if (b->type == OBJ_UNIT)
+        eval_op_unit((const op *)a, (const unit *)b, now, ev);
+    else if (b->type == OBJ_SITE)
+        eval_op_site((const op *)a, (const site *)b, now, ev);
+    else
+        eval_op_op((const op *)a, (const op *)b, now, ev);
+}
+
+static dc_conflict *conflict_open(dc_engine *e, obj *a, obj *b, const eval_t *ev, dc_time now,
+                                  dc_changes *ch)
+{
+    canonical(&a, &b);
+    dc_conflict *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (e->nconflicts == e->capconflicts) {
+        size_t cap = e->capconflicts ? e->capconflicts * 2 : 64;
+        dc_conflict **v = realloc(e->conflicts, sizeof *v * cap);
+        if (!v) {
+            free(c);
+            return NULL;
+        }
+        e->conflicts = v;
+        e->capconflicts = cap;
+    }
+    c->num = e->next_conflict;
+    snprintf(c->id, sizeof c->id, "c-%llu", (unsigned long long)c->num);
+    c->a = a;
+    c->b = b;
+    c->a_type = a->type;
+    c->b_type = b->type;
+    c->pa = a->owner;
+    c->pb = b->owner;
+    c->a_id = strdup(a->id);
+    c->b_id = strdup(b->id);
+    if (!c->a_id || !c->b_id || obj_add_cf(a, c)) {
+        free(c->a_id);
+        free(c->b_id);
+        free(c);
+        return NULL;
+    }
+    if (obj_add_cf(b, c) || hmap_put(&e->conflict_by_id, c->id, c)) {
+        obj_del_cf(a, c);
+        obj_del_cf(b, c);
+        free(c->a_id);
+        free(c->b_id);
+        free(c);
+        return NULL;
+    }
+    e->next_conflict++;
+    c->open = 1;
+    c->severity = ev->sev;
+    c->stale = ev->stale;
+    c->dist = ev->dist;
+    c->wstart = ev->ws;
+    c->wend = ev->we;
+    c->next_check = ev->next;
+    c->opened_at = now;
+    e->conflicts[e->nconflicts++] = c;
+    e->open_conflicts++;
+    change_add(ch, DC_CH_OPENED, c, NULL);
+    return c;
+}
+
+static void conflict_reset_acks(dc_conflict *c)
+{
+    c->ack_a = c->ack_b = 0;
+    free(c->note_a);
+    free(c->note_b);
+    c->note_a = c->note_b = NULL;
+}
+
+static void conflict_update(dc_conflict *c, const eval_t *ev, int reset_acks, dc_changes *ch)
+{
+    int changed = c->severity != ev->sev || c->stale != ev->stale || c->wstart != ev->ws ||
+                  c->wend != ev->we;
+    /* An acknowledgement of a warning does not cover a critical conflict. */
+    if (ev->sev > c->severity || reset_acks) {
+        if (c->ack_a || c->ack_b)
+            changed = 1;
+        conflict_reset_acks(c);
+    }
+    c->severity = ev->sev;
+    c->stale = ev->stale;
+    c->dist = ev->dist;
+    c->wstart = ev->ws;
+    c->wend = ev->we;
+    c->next_check = ev->next;
+    if (changed)
+        change_add(ch, DC_CH_CHANGED, c, NULL);
+}
+
+static void conflict_resolve(dc_engine *e, dc_conflict *c, dc_time now, dc_changes *ch)
+{
+    obj_del_cf(c->a, c);
+    obj_del_cf(c->b, c);
+    c->a = c->b = NULL;
+    c->open = 0;
+    c->resolved_at = now;
+    e->open_conflicts--;
+    change_add(ch, DC_CH_RESOLVED, c, NULL);
+}
+
+static void resolve_all(dc_engine *e, obj *o, dc_time now, dc_changes *ch)
+{
+    while (o->ncf > 0)
+        conflict_resolve(e, o->cf[0], now, ch);
+}
+
+/* ---------- indexes ---------- */
+
+static void site_index(dc_engine *e, site *s, dc_time now)
+{
+    if (s->indexed || s->valid_to <= now)
+        return;
+    const geo_ball *b = shape_ball(s->shape);
+    s->box = rtree_box_around(b->c, b->r + s->standoff_m + MARGIN);
+    if (rtree_insert(e->site_tree, &s->box, s) == 0)
+        s->indexed = 1;
+}
+
+static void site_unindex(dc_engine *e, site *s)
+{
+    if (s->indexed)
+        rtree_delete(e->site_tree, &s->box, s);
+    s->indexed = 0;
+}
+
+static void unit_index(dc_engine *e, unit *u)
+{
+    if (!u->has_pos)
+        return;
+    if (u->indexed) {
+        double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1],
+               dz = u->pos.z - u->box_c[2];
+        if (sqrt(dx * dx + dy * dy + dz * dz) + u->ce_m + 1e-3 <= u->box_r)
+            return; /* still inside its slack box */
+        rtree_delete(e->unit_tree, &u->box, u);
+        u->indexed = 0;
+    }
+    u->box_c[0] = u->pos.x;
+    u->box_c[1] = u->pos.y;
+    u->box_c[2] = u->pos.z;
+    u->box_r = u->ce_m + UNIT_SLACK;
+    u->box = rtree_box_around(u->box_c, u->box_r);
+    if (rtree_insert(e->unit_tree, &u->box, u) == 0)
+        u->indexed = 1;
+}
+
+static void unit_unindex(dc_engine *e, unit *u)
+{
+    if (u->indexed)
+        rtree_delete(e->unit_tree, &u->box, u);
+    u->indexed = 0;
+}
+
+static void op_index(dc_engine *e, op *o, dc_time now)
+{
+    if (!op_current(o))
+        return;
+    double reach = op_reach(o) + MARGIN;
+    for (int i = 0; i < o->nvol; i++) {
+        volume *v = &o->vols[i];
+        if (v->indexed || v->end <= now)
+            continue;
+        const geo_ball *b = shape_ball(v->shape);
+        v->box = rtree_box_around(b->c, b->r + reach);
+        if (rtree_insert(e->vol_tree, &v->box, v) == 0)
+            v->indexed = 1;
+    }
+}
+
+static void op_unindex(dc_engine *e, op *o)
+{
+    for (int i = 0; i < o->nvol; i++)
+        if (o->vols[i].indexed) {
+            rtree_delete(e->vol_tree, &o->vols[i].box, &o->vols[i]);
+            o->vols[i].indexed = 0;
+        }
+}
+
+/* ---------- candidates and reconciliation ---------- */
+
+typedef struct {
+    obj *o;
+    eval_t ev;
+} cand;
+
+typedef struct {
+    dc_engine *e;
+    obj *self;
+    cand *v;
+    size_t n, cap;
+    int want; /* bitmask of object types wanted */
+    int oom;
+} cands;
+
+static void cands_add(cands *cs, obj *o)
+{
+    if (o == cs->self || o->owner == cs->self->owner || o->mark == cs->e->gen)
+        return;
+    if (cs->n == cs->cap) {
+        size_t cap = cs->cap ? cs->cap * 2 : 16;
+        cand *v = realloc(cs->v, sizeof *v * cap);
+        if (!v) {
+            cs->oom = 1;
+            return;
+        }
+        cs->v = v;
+        cs->cap = cap;
+    }
+    o->mark = cs->e->gen;
+    cs->v[cs->n++].o = o;
+}
+
+static int on_unit(void *item, void *ud)
+{
+    cands_add(ud, &((unit *)item)->h);
+    return 0;
+}
+
+static int on_site(void *item, void *ud)
+{
+    cands_add(ud, &((site *)item)->h);
+    return 0;
+}
+
+static int on_volume(void *item, void *ud)
+{
+    cands_add(ud, &((volume *)item)->op->h);
+    return 0;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->o->type != y->o->type)
+        return x->o->type - y->o->type;
+    return strcmp(x->o->key, y->o->key);
+}
+
+/* Gathers the candidates of x (spatial neighbours plus existing pairs). */
+static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->e = e;
+    cs->self = x;
+    e->gen++;
+    x->mark = e->gen;
+    for (int i = 0; i < x->ncf; i++) {
+        dc_conflict *c = x->cf[i];
+        cands_add(cs, c->a == x ? c->b : c->a);
+    }
+    if (x->type == OBJ_UNIT) {
+        unit *u = (unit *)x;
+        if (u->has_pos) {
+            double c[3] = {u->pos.x, u->pos.y, u->pos.z};
+            rtree_box b = rtree_box_around(c, u->ce_m + MARGIN);
+            rtree_search(e->vol_tree, &b, on_volume, cs);
+        }
+    } else if (x->type == OBJ_SITE) {
+        site *s = (site *)x;
+        if (s->valid_to > now) {
+            const geo_ball *gb = shape_ball(s->shape);
+            rtree_box b = rtree_box_around(gb->c, gb->r + s->standoff_m + MARGIN);
+            rtree_search(e->vol_tree, &b, on_volume, cs);
+        }
+    } else {
+        op *o = (op *)x;
+        if (op_current(o)) {
+            double reach = op_reach(o) + MARGIN;
+            for (int i = 0; i < o->nvol; i++) {
+                if (o->vols[i].end <= now)
+                    continue;
+                const geo_ball *gb = shape_ball(o->vols[i].shape);
+                rtree_box b = rtree_box_around(gb->c, gb->r + reach);
+                if (op_hazardous(o)) {
+                    rtree_search(e->unit_tree, &b, on_unit, cs);
+                    rtree_search(e->site_tree, &b, on_site, cs);
+                }
+                rtree_search(e->vol_tree, &b, on_volume, cs);
+            }
+        }
+    }
+}
+
+/* Evaluates every candidate of x and brings x's conflicts in line: resolve
+ * what no longer holds, update what changed, open what is new (in key
+ * order, so that ids are deterministic). */
+static dc_status reconcile(dc_engine *e, obj *x, dc_time now, int reset_acks, dc_changes *ch)
+{
+    cands cs;
+    if (now > e->now)
+        e->now = now;
+    gather(e, x, now, &cs);
+    if (cs.oom) {
+        free(cs.v);
+        return DC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < cs.n; i++)
+        eval_pair(x, cs.v[i].o, now, &cs.v[i].ev);
+    qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+    for (size_t i = 0; i < cs.n; i++) {
+        obj *y = cs.v[i].o;
+        dc_conflict *c = NULL;
+        for (int k = 0; k < x->ncf; k++)
+            if (x->cf[k]->a == y || x->cf[k]->b == y) {
+                c = x->cf[k];
+                break;
+            }
+        if (c && cs.v[i].ev.hit)
+            conflict_update(c, &cs.v[i].ev, reset_acks, ch);
+        else if (c)
+            conflict_resolve(e, c, now, ch);
+        else if (cs.v[i].ev.hit && !conflict_open(e, x, y, &cs.v[i].ev, now, ch)) {
+            free(cs.v);
+            return DC_ERR_NOMEM;
+        }
+    }
+    free(cs.v);
+    return DC_OK;
+}
+
+/* ---------- writes ---------- */
+
+static dc_status need_party(const dc_engine *e, const char *id, party **out, dc_error *err)
+{
+    *out = engine_party(e, id);
+    if (!*out)
+        return model_fail(err, DC_ERR_NOTFOUND, "party", "unknown party '%.40s'", id ? id : "");
+    return DC_OK;
+}
+
+static dc_status register_obj(dc_engine *e, obj *o, int type, party *p, dc_error *err)
+{
+    o->type = type;
+    o->owner = p;
+    o->key = make_key(p, o->id);
+    if (!o->key || hmap_put((hmap *)type_map(e, type), o->key, o)) {
+        free(o->key);
+        o->key = NULL;
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
+    }
+    return DC_OK;
+}
+
+dc_status dc_site_put(dc_engine *e, const char *party_id, const char *id, const json_t *body,
+                      int create, dc_time now, dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    site tmp;
+    if ((rc = model_site(body, id, &tmp, err)))
+        return rc;
+    site *old = (site *)engine_lookup(e, OBJ_SITE, p, tmp.h.id);
+    if (old && create) {
+        model_fail(err, DC_ERR_EXISTS, "id", "site '%s' already exists", tmp.h.id);
+        model_site_clear(&tmp);
+        return DC_ERR_EXISTS;
+    }
+    if (!old && !create && id) {
+        /* PUT to a new id creates it, like a create. */
+    }
+    if (old) {
+        /* Replace in place: keep the object (and its open conflicts),
+         * swap the description, re-evaluate. */
+        site_unindex(e, old);
+        free(tmp.h.id);
+        tmp.h = old->h;
+        old->h.id = NULL;
+        model_site_clear(old);
+        *old = tmp;
+        site_index(e, old, now);
+        return reconcile(e, &old->h, now, 1, ch);
+    }
+    site *s = malloc(sizeof *s);
+    if (!s) {
+        model_site_clear(&tmp);
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
+    }
+    *s = tmp;
+    if ((rc = register_obj(e, &s->h, OBJ_SITE, p, err))) {
+        model_site_clear(s);
+        free(s);
+        return rc;
+    }
+    site_index(e, s, now);
+    return reconcile(e, &s->h, now, 0, ch);
+}
+
+dc_status dc_site_delete(dc_engine *e, const char *party_id, const char *id, dc_time now,
+                         dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    site *s = (site *)engine_lookup(e, OBJ_SITE, p, id);
+    if (!s)
+        return model_fail(err, DC_ERR_NOTFOUND, "id", "no site '%.64s'", id ? id : "");
+    resolve_all(e, &s->h, now, ch);
+    site_unindex(e, s);
+    hmap_del(&e->sites, s->h.key);
+    site_free(s);
+    return DC_OK;
+}
+
+dc_status dc_unit_put(dc_engine *e, const char *party_id, const char *id, const json_t *body,
+                      dc_time now, dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    unit tmp;
+    if ((rc = model_unit(body, id, &tmp, err)))
+        return rc;
+    unit *u = (unit *)engine_lookup(e, OBJ_UNIT, p, tmp.h.id);
+    if (u) {
+        free(tmp.h.id);
+        free(u->callsign);
+        u->callsign = tmp.callsign;
+        if (u->domain == tmp.domain)
+            return DC_OK;
+        u->domain = tmp.domain;
+        return reconcile(e, &u->h, now, 0, ch);
+    }
+    u = malloc(sizeof *u);
+    if (!u) {
+        free(tmp.h.id);
+        free(tmp.callsign);
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
+    }
+    *u = tmp;
+    u->alt_m = NAN;
+    if ((rc = register_obj(e, &u->h, OBJ_UNIT, p, err))) {
+        free(u->h.id);
+        free(u->callsign);
+        free(u);
+        return rc;
+    }
+    return DC_OK;
+}
+
+dc_status dc_unit_delete(dc_engine *e, const char *party_id, const char *id, dc_time now,
+                         dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    unit *u = (unit *)engine_lookup(e, OBJ_UNIT, p, id);
+    if (!u)
+        return model_fail(err, DC_ERR_NOTFOUND, "id", "no unit '%.64s'", id ? id : "");
+    resolve_all(e, &u->h, now, ch);
+    unit_unindex(e, u);
+    hmap_del(&e->units, u->h.key);
+    unit_free(u);
+    return DC_OK;
+}
+
+dc_status dc_position_report(dc_engine *e, const char *party_id, const char *unit_id, double lon,
+                             double lat, double alt_m, double ce_m, dc_time t, dc_time now,
+                             dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    unit *u = (unit *)engine_lookup(e, OBJ_UNIT, p, unit_id);
+    if (!u)
+        return model_fail(err, DC_ERR_INVALID, "unit", "no unit '%.64s'", unit_id ? unit_id : "");
+    if (!(isfinite(lon) && isfinite(lat) && lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90))
+        return model_fail(err, DC_ERR_INVALID, "lon", "coordinates out of range");
+    if (!(isfinite(ce_m) && ce_m >= 0 && ce_m <= 1e6))
+        return model_fail(err, DC_ERR_INVALID, "ce_m", "ce_m must be within [0, 1000000]");
+    if (t > now + DC_FUTURE_SLACK_US)
+        return model_fail(err, DC_ERR_INVALID, "time",
+                          "report time is more than 60 s ahead of the service clock");
+    if (u->has_pos && t < u->t)
+        return DC_OK; /* older than the current report: recorded, not applied */
+    u->has_pos = 1;
+    u->pos = geo_pt_make(lon, lat);
+    u->alt_m = alt_m;
+    u->ce_m = ce_m;
+    u->t = t;
+    unit_index(e, u);
+    return reconcile(e, &u->h, now, 0, ch);
+}
+
+static dc_status get_report(const json_t *r, size_t i, const char **unit_id, double *lon,
+                            double *lat, double *alt, double *ce, dc_time *t, dc_error *err)
+{
+    static const char *const allowed[] = {"unit", "lon", "lat", "alt_m", "ce_m", "time", "owner",
+                                          NULL};
+    char f[96];
+    snprintf(f, sizeof f, "reports[%zu]", i);
+    if (!json_is_object(r))
+        return model_fail(err, DC_ERR_INVALID, f, "report %zu must be an object", i);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)r, k, v)
+    {
+        int ok = 0;
+        for (int j = 0; allowed[j]; j++)
+            ok |= strcmp(allowed[j], k) == 0;
+        if (!ok) {
+            snprintf(f, sizeof f, "reports[%zu].%.40s", i, k);
+            return model_fail(err, DC_ERR_INVALID, f, "unknown field in report %zu", i);
+        }
+    }
+    const json_t *ju = json_object_get(r, "unit"), *jlon = json_object_get(r, "lon"),
+                 *jlat = json_object_get(r, "lat"), *jalt = json_object_get(r, "alt_m"),
+                 *jce = json_object_get(r, "ce_m"), *jt = json_object_get(r, "time");
+    snprintf(f, sizeof f, "reports[%zu].unit", i);
+    if (!json_is_string(ju))
+        return model_fail(err, DC_ERR_INVALID, f, "report %zu: unit must be a string", i);
+    *unit_id = json_string_value(ju);
+    snprintf(f, sizeof f, "reports[%zu].lon", i);
+    if (!json_is_number(jlon) || !isfinite(*lon = json_number_value(jlon)) || *lon < -180 ||
+        *lon > 180)
+        return model_fail(err, DC_ERR_INVALID, f, "report %zu: lon must be a number in [-180, 180]",
+                          i);
+    snprintf(f, sizeof f, "reports[%zu].lat", i);
+    if (!json_is_number(jlat) || !isfinite(*lat = json_number_value(jlat)) || *lat < -90 ||
+        *lat > 90)
+        return model_fail(err, DC_ERR_INVALID, f, "report %zu: lat must be a number in [-90, 90]",
+                          i);
+    *alt = NAN;
+    snprintf(f, sizeof f, "reports[%zu].alt_m", i);
+    if (jalt && !json_is_null(jalt)) {
+        if (!json_is_number(jalt) || !isfinite(*alt = json_number_value(jalt)) || *alt < -20000 ||
+            *alt > 1e6)
+            return model_fail(err, DC_ERR_INVALID, f,
+                              "report %zu: alt_m must be a number in [-20000, 1000000]", i);
+    }
+    *ce = 0;
+    snprintf(f, sizeof f, "reports[%zu].ce_m", i);
+    if (jce && (!json_is_number(jce) || !isfinite(*ce = json_number_value(jce)) || *ce < 0 ||
+                *ce > 1e6))
+        return model_fail(err, DC_ERR_INVALID, f, "report %zu: ce_m must be a number in [0, 1e6]",
+                          i);
+    snprintf(f, sizeof f, "reports[%zu].time", i);
+    if (!json_is_string(jt) || dc_time_parse(json_string_value(jt), t))
+        return model_fail(err, DC_ERR_INVALID, f, "report %zu: time must be an RFC 3339 time", i);
+    return DC_OK;
+}
+
+dc_status dc_positions_report(dc_engine *e, const char *party_id, const json_t *body, dc_time now,
+                              size_t *accepted, dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    *accepted = 0;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    if (!json_is_object(body))
+        return model_fail(err, DC_ERR_MALFORMED, "", "body must be {\"reports\": [...]}");
+    const json_t *reports = json_object_get(body, "reports");
+    if (!json_is_array(reports))
+        return model_fail(err, DC_ERR_MALFORMED, "reports", "reports must be an array");
+    if (json_object_size(body) != 1)
+        return model_fail(err, DC_ERR_INVALID, "", "only \"reports\" is allowed in the body");
+    size_t n = json_array_size(reports);
+    if (n > DC_MAX_BATCH)
+        return model_fail(err, DC_ERR_TOOLARGE, "reports", "at most 10000 reports per batch");
+    /* Validate the whole batch before applying any of it. */
+    for (size_t i = 0; i < n; i++) {
+        const char *uid;
+        double lon, lat, alt, ce;
+        dc_time t;
+        if ((rc = get_report(json_array_get(reports, i), i, &uid, &lon, &lat, &alt, &ce, &t, err)))
+            return rc;
+        char f[96];
+        snprintf(f, sizeof f, "reports[%zu].unit", i);
+        if (!engine_lookup(e, OBJ_UNIT, p, uid))
+            return model_fail(err, DC_ERR_INVALID, f, "report %zu: no unit '%.64s'", i, uid);
+        snprintf(f, sizeof f, "reports[%zu].time", i);
+        if (t > now + DC_FUTURE_SLACK_US)
+            return model_fail(err, DC_ERR_INVALID, f,
+                              "report %zu: time is more than 60 s ahead of the service clock", i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *uid;
+        double lon, lat, alt, ce;
+        dc_time t;
+        get_report(json_array_get(reports, i), i, &uid, &lon, &lat, &alt, &ce, &t, err);
+        if ((rc = dc_position_report(e, party_id, uid, lon, lat, alt, ce, t, now, ch, err)))
+            return rc;
+        (*accepted)++;
+    }
+    return DC_OK;
+}
+
+dc_status dc_operation_put(dc_engine *e, const char *party_id, const char *id, const json_t *body,
+                           int create, dc_time now, dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    op tmp;
+    if ((rc = model_op(body, id, &tmp, err)))
+        return rc;
+    op *old = (op *)engine_lookup(e, OBJ_OP, p, tmp.h.id);
+    if (old && create) {
+        model_fail(err, DC_ERR_EXISTS, "id", "operation '%s' already exists", tmp.h.id);
+        model_op_clear(&tmp);
+        return DC_ERR_EXISTS;
+    }
+    if (old) {
+        if (!op_current(old)) {
+            model_fail(err, DC_ERR_STATE, "state", "operation '%s' is %s and cannot be replaced",
+                       old->h.id, dc_state_names[old->state]);
+            model_op_clear(&tmp);
+            return DC_ERR_STATE;
+        }
+        op_unindex(e, old);
+        free(tmp.h.id);
+        tmp.h = old->h;
+        tmp.state = old->state;
+        old->h.id = NULL;
+        model_op_clear(old);
+        *old = tmp;
+        for (int i = 0; i < old->nvol; i++)
+            old->vols[i].op = old;
+        op_index(e, old, now);
+        /* The plan changed: earlier acknowledgements no longer cover it. */
+        return reconcile(e, &old->h, now, 1, ch);
+    }
+    op *o = malloc(sizeof *o);
+    if (!o) {
+        model_op_clear(&tmp);
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
+    }
+    *o = tmp;
+    o->state = DC_OP_PLANNED;
+    for (int i = 0; i < o->nvol; i++)
+        o->vols[i].op = o;
+    if ((rc = register_obj(e, &o->h, OBJ_OP, p, err))) {
+        model_op_clear(o);
+        free(o);
+        return rc;
+    }
+    /* An operation filed with every volume already over is ended at once. */
+    int live = 0;
+    for (int i = 0; i < o->nvol; i++)
+        live |= o->vols[i].end > now;
+    if (!live)
+        o->state = DC_OP_ENDED;
+    op_index(e, o, now);
+    return reconcile(e, &o->h, now, 0, ch);
+}
+
+static dc_status own_op(dc_engine *e, const char *party_id, const char *id, op **out,
+                        dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    *out = (op *)engine_lookup(e, OBJ_OP, p, id);
+    if (!*out)
+        return model_fail(err, DC_ERR_NOTFOUND, "id", "no operation '%.64s'", id ? id : "");
+    return DC_OK;
+}
+
+dc_status dc_operation_delete(dc_engine *e, const char *party_id, const char *id, dc_time now,
+                              dc_changes *ch, dc_error *err)
+{
+    op *o;
+    dc_status rc;
+    if ((rc = own_op(e, party_id, id, &o, err)))
+        return rc;
+    resolve_all(e, &o->h, now, ch);
+    op_unindex(e, o);
+    hmap_del(&e->ops, o->h.key);
+    op_free(o);
+    return DC_OK;
+}
+
+static json_t *blocking_list(const dc_engine *e, const op *o, const char *viewer)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < o->h.ncf; i++) {
+        dc_conflict *c = o->h.cf[i];
+        if (c->severity == SEV_CRITICAL && (!c->ack_a || !c->ack_b))
+            json_array_append_new(a, dc_conflict_view(e, c, viewer));
+    }
+    return a;
+}
+
+dc_status dc_operation_activate(dc_engine *e, const char *party_id, const char *id,
+                                const char *override_reason, dc_time now, dc_changes *ch,
+                                dc_error *err)
+{
+    op *o;
+    dc_status rc;
+    (void)now; /* activation changes no geometry, so no pair changes */
+    if ((rc = own_op(e, party_id, id, &o, err)))
+        return rc;
+    if (o->state != DC_OP_PLANNED)
+        return model_fail(err, DC_ERR_STATE, "state", "operation '%s' is %s, not planned",
+                          o->h.id, dc_state_names[o->state]);
+    if (override_reason && strlen(override_reason) > DC_MAX_NOTE)
+        return model_fail(err, DC_ERR_INVALID, "override.reason",
+                          "reason is longer than 1000 bytes");
+    json_t *blocking = blocking_list(e, o, party_id);
+    size_t nb = json_array_size(blocking);
+    if (nb > 0 && !(override_reason && *override_reason)) {
+        model_fail(err, DC_ERR_STATE, "conflicts",
+                   "%zu critical conflict(s) are not acknowledged by both sides", nb);
+        if (err)
+            err->detail = json_pack("{s:o}", "blocking", blocking);
+        else
+            json_decref(blocking);
+        return DC_ERR_STATE;
+    }
+    json_decref(blocking);
+    o->state = DC_OP_ACTIVE;
+    if (nb > 0) {
+        free(o->override_reason);
+        o->override_reason = strdup(override_reason);
+        for (int i = 0; i < o->h.ncf; i++) {
+            dc_conflict *c = o->h.cf[i];
+            if (c->severity == SEV_CRITICAL && (!c->ack_a || !c->ack_b))
+                change_add(ch, DC_CH_OVERRIDDEN, c, o->h.owner->id);
+        }
+    }
+    return DC_OK;
+}
+
+static dc_status op_finish(dc_engine *e, const char *party_id, const char *id, int state,
+                           dc_time now, dc_changes *ch, dc_error *err)
+{
+    op *o;
+    dc_status rc;
+    if ((rc = own_op(e, party_id, id, &o, err)))
+        return rc;
+    if (!op_current(o))
+        return model_fail(err, DC_ERR_STATE, "state", "operation '%s' is already %s", o->h.id,
+                          dc_state_names[o->state]);
+    o->state = state;
+    op_unindex(e, o);
+    resolve_all(e, &o->h, now, ch);
+    return DC_OK;
+}
+
+dc_status dc_operation_end(dc_engine *e, const char *party_id, const char *id, dc_time now,
+                           dc_changes *ch, dc_error *err)
+{
+    return op_finish(e, party_id, id, DC_OP_ENDED, now, ch, err);
+}
+
+dc_status dc_operation_cancel(dc_engine *e, const char *party_id, const char *id, dc_time now,
+                              dc_changes *ch, dc_error *err)
+{
+    return op_finish(e, party_id, id, DC_OP_CANCELLED, now, ch, err);
+}
+
+dc_conflict *dc_conflict_find(const dc_engine *e, const char *id)
+{
+    return id ? hmap_get(&e->conflict_by_id, id) : NULL;
+}
+
+dc_status dc_conflict_ack(dc_engine *e, const char *party_id, const char *conflict_id,
+                          const char *note, dc_time now, dc_changes *ch, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    dc_conflict *c = dc_conflict_find(e, conflict_id);
+    if (!c)
+        return model_fail(err, DC_ERR_NOTFOUND, "id", "no conflict '%.40s'",
+                          conflict_id ? conflict_id : "");
+    if (c->pa != p && c->pb != p)
+        return model_fail(err, DC_ERR_FORBIDDEN, "id", "you are not a side of conflict '%s'",
+                          c->id);
+    if (!c->open)
+        return model_fail(err, DC_ERR_STATE, "state", "conflict '%s' is resolved", c->id);
+    if (note && strlen(note) > DC_MAX_NOTE)
+        return model_fail(err, DC_ERR_INVALID, "note", "note is longer than 1000 bytes");
+    char *n = note ? strdup(note) : NULL;
+    if (c->pa == p) {
+        c->ack_a = now;
+        free(c->note_a);
+        c->note_a = n;
+    } else {
+        c->ack_b = now;
+        free(c->note_b);
+        c->note_b = n;
+    }
+    change_add(ch, DC_CH_ACKED, c, p->id);
+    return DC_OK;
+}
+
+/* ---------- the clock ---------- */
+
+static void reeval_conflict(dc_engine *e, dc_conflict *c, dc_time now, dc_changes *ch)
+{
+    eval_t ev;
+    eval_pair(c->a, c->b, now, &ev);
+    if (ev.hit)
+        conflict_update(c, &ev, 0, ch);
+    else
+        conflict_resolve(e, c, now, ch);
+}
+
+dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
+{
+    if (now < e->now)
+        now = e->now;
+    e->now = now;
+    /* Operations whose every volume has ended end by themselves; volumes
+     * that ended leave the index. */
+    for (size_t i = 0; i < e->ops.cap; i++) {
+        if (!e->ops.keys[i] || !e->ops.vals[i])
+            continue;
+        op *o = e->ops.vals[i];
+        if (!op_current(o))
+            continue;
+        int live = 0;
+        for (int k = 0; k < o->nvol; k++) {
+            volume *v = &o->vols[k];
+            if (v->end > now)
+                live = 1;
+            else if (v->indexed) {
+                rtree_delete(e->vol_tree, &v->box, v);
+                v->indexed = 0;
+            }
+        }
+        if (!live) {
+            o->state = DC_OP_ENDED;
+            op_unindex(e, o);
+            resolve_all(e, &o->h, now, ch);
+        }
+    }
+    for (size_t i = 0; i < e->sites.cap; i++) {
+        if (!e->sites.keys[i] || !e->sites.vals[i])
+            continue;
+        site *s = e->sites.vals[i];
+        if (s->valid_to <= now && s->indexed) {
+            site_unindex(e, s);
+            resolve_all(e, &s->h, now, ch);
+        }
+    }
+    for (size_t i = 0; i < e->nconflicts; i++) {
+        dc_conflict *c = e->conflicts[i];
+        if (c->open && c->next_check <= now)
+            reeval_conflict(e, c, now, ch);
+    }
+    return DC_OK;
+}
+
+/* ---------- hypothetical check ---------- */
+
+dc_status dc_check(dc_engine *e, const char *party_id, const json_t *body, dc_time now,
+                   json_t **out, dc_error *err)
+{
+    party *p;
+    dc_status rc;
+    *out = NULL;
+    if ((rc = need_party(e, party_id, &p, err)))
+        return rc;
+    op tmp;
+    json_t *b = json_deep_copy(body);
+    if (!b)
+        return model_fail(err, DC_ERR_MALFORMED, "", "an operation must be a JSON object");
+    if (json_is_object(b) && !json_object_get(b, "id"))
+        json_object_set_new(b, "id", json_string("draft"));
+    rc = model_op(b, NULL, &tmp, err);
+    json_decref(b);
+    if (rc)
+        return rc;
+    tmp.h.type = OBJ_OP;
+    tmp.h.owner = p;
+    tmp.h.key = make_key(p, tmp.h.id);
+    tmp.state = DC_OP_PLANNED;
+    for (int i = 0; i < tmp.nvol; i++)
+        tmp.vols[i].op = &tmp;
+    cands cs;
+    gather(e, &tmp.h, now, &cs);
+    json_t *list = json_array();
+    if (!cs.oom && tmp.h.key) {
+        for (size_t i = 0; i < cs.n; i++)
+            eval_pair(&tmp.h, cs.v[i].o, now, &cs.v[i].ev);
+        qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+        for (size_t i = 0; i < cs.n; i++) {
+            const eval_t *ev = &cs.v[i].ev;
+            if (!ev->hit)
+                continue;
+            char ws[DC_TIME_BUFLEN], we[DC_TIME_BUFLEN];
+            const obj *y = cs.v[i].o;
+            json_array_append_new(
+                list, json_pack("{s:s,s:b,s:f,s:{s:s,s:s},s:{s:s,s:s},s:o}", "severity",
+                                ev->sev == SEV_CRITICAL ? "critical" : "warning", "stale",
+                                ev->stale, "distance_m", round(ev->dist * 10) / 10, "window",
+                                "start", dc_time_format(ev->ws, ws), "end",
+                                dc_time_format(ev->we, we), "mine", "type", "operation", "id",
+                                tmp.h.id, "other",
+                                view_object_for_conflict(e, y->type, y->owner, y->id)));
+        }
+    }
+    free(cs.v);
+    free(tmp.h.key);
+    tmp.h.key = NULL;
+    model_op_clear(&tmp);
+    if (cs.oom) {
+        json_decref(list);
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
+    }
+    *out = json_pack("{s:o}", "conflicts", list);
+    return DC_OK;
+}
+
+/* ---------- statistics and invariant checks ---------- */
+
+void dc_engine_stats(const dc_engine *e, dc_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->parties = e->nparties;
+    st->sites = e->sites.n;
+    st->units = e->units.n;
+    st->operations = e->ops.n;
+    for (size_t i = 0; i < e->ops.cap; i++)
+        if (e->ops.keys[i] && e->ops.vals[i])
+            st->volumes += ((op *)e->ops.vals[i])->nvol;
+    st->conflicts_open = e->open_conflicts;
+    st->conflicts_total = e->nconflicts;
+    st->index_bytes =
+        rtree_memory(e->site_tree) + rtree_memory(e->unit_tree) + rtree_memory(e->vol_tree);
+}
+
+typedef struct {
+    const void *want;
+    int found;
+} find_ud;
+
+static int find_item(void *item, void *ud)
+{
+    find_ud *f = ud;
+    if (item == f->want) {
+        f->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int in_tree(const rtree *t, const rtree_box *b, const void *item)
+{
+    find_ud f = {item, 0};
+    rtree_search(t, b, find_item, &f);
+    return f.found;
+}
+
+int dc_engine_check(const dc_engine *e, char *buf, size_t len)
+{
+    if (rtree_check(e->site_tree) || rtree_check(e->unit_tree) || rtree_check(e->vol_tree)) {
+        snprintf(buf, len, "R-tree invariant broken");
+        return -1;
+    }
+    size_t nsite = 0, nunit = 0, nvol = 0;
+    for (size_t i = 0; i < e->sites.cap; i++) {
+        if (!e->sites.keys[i] || !e->sites.vals[i])
+            continue;
+        site *s = e->sites.vals[i];
+        if (s->indexed) {
+            nsite++;
+            if (!in_tree(e->site_tree, &s->box, s)) {
+                snprintf(buf, len, "site %s missing from index", s->h.key);
+                return -1;
+            }
+        } else if (s->valid_to > e->now) {
+            snprintf(buf, len, "current site %s not indexed", s->h.key);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < e->units.cap; i++) {
+        if (!e->units.keys[i] || !e->units.vals[i])
+            continue;
+        unit *u = e->units.vals[i];
+        if (u->has_pos != u->indexed) {
+            snprintf(buf, len, "unit %s index state wrong", u->h.key);
+            return -1;
+        }
+        if (u->indexed) {
+            nunit++;
+            double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1],
+                   dz = u->pos.z - u->box_c[2];
+            if (sqrt(dx * dx + dy * dy + dz * dz) + u->ce_m > u->box_r + 1e-3 ||
+                !in_tree(e->unit_tree, &u->box, u)) {
+                snprintf(buf, len, "unit %s outside its index box", u->h.key);
+                return -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < e->ops.cap; i++) {
+        if (!e->ops.keys[i] || !e->ops.vals[i])
+            continue;
+        op *o = e->ops.vals[i];
+        for (int k = 0; k < o->nvol; k++) {
+            volume *v = &o->vols[k];
+            if (v->indexed) {
+                nvol++;
+                if (!op_current(o) || !in_tree(e->vol_tree, &v->box, v)) {
+                    snprintf(buf, len, "volume %s[%d] wrongly indexed", o->h.key, k);
+                    return -1;
+                }
+            } else if (op_current(o) && v->end > e->now) {
+                snprintf(buf, len, "volume %s[%d] of a current operation not indexed", o->h.key,
+                         k);
+                return -1;
+            }
+        }
+    }
+    if (nsite != rtree_count(e->site_tree) || nunit != rtree_count(e->unit_tree) ||
+        nvol != rtree_count(e->vol_tree)) {
+        snprintf(buf, len, "index holds stale entries");
+        return -1;
+    }
+    size_t open = 0;
+    for (size_t i = 0; i < e->nconflicts; i++) {
+        dc_conflict *c = e->conflicts[i];
+        if (!c->open)
+            continue;
+        open++;
+        int fa = 0, fb = 0;
+        for (int k = 0; k < c->a->ncf; k++)
+            fa |= c->a->cf[k] == c;
+        for (int k = 0; k < c->b->ncf; k++)
+            fb |= c->b->cf[k] == c;
+        if (!fa || !fb || c->a->type != OBJ_OP) {
+            snprintf(buf, len, "conflict %s not linked from both sides", c->id);
+            return -1;
+        }
+    }
+    if (open != e->open_conflicts) {
+        snprintf(buf, len, "open conflict count wrong");
+        return -1;
+    }
+    return 0;
+}
+
+static void collect_objs(const hmap *m, obj ***out, size_t *n)
+{
+    *out = malloc(sizeof **out * (m->n + 1));
+    *n = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] && m->vals[i])
+            (*out)[(*n)++] = m->vals[i];
+}
+
+int dc_engine_recompute_check(const dc_engine *e, dc_time now, char *buf, size_t len)
+{
+    obj **ops, **others[3];
+    size_t nops, nothers[3];
+    collect_objs(&e->ops, &ops, &nops);
+    collect_objs(&e->sites, &others[0], &nothers[0]);
+    collect_objs(&e->units, &others[1], &nothers[1]);
+    collect_objs(&e->ops, &others[2], &nothers[2]);
+    size_t found = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nops && rc == 0; i++) {
+        obj *a = ops[i];
+        for (int t = 0; t < 3 && rc == 0; t++) {
+            for (size_t j = 0; j < nothers[t] && rc == 0; j++) {
+                obj *b = others[t][j];
+                if (t == 2) {
+                    obj *x = a, *y = b;
+                    canonical(&x, &y);
+                    if (x != a)
+                        continue; /* each operation pair once */
+                }
+                eval_t ev;
+                eval_pair(a, b, now, &ev);
+                dc_conflict *c = NULL;
+                for (int k = 0; k < a->ncf; k++)
+                    if (a->cf[k]->a == b || a->cf[k]->b == b)
+                        c = a->cf[k];
+                if (ev.hit && !c) {
+                    snprintf(buf, len, "missed conflict %s x %s (%.2f m)", a->key, b->key,
+                             ev.dist);
+                    rc = -1;
+                } else if (!ev.hit && c) {
+                    snprintf(buf, len, "spurious conflict %s: %s x %s", c->id, a->key, b->key);
+                    rc = -1;
+                } else if (c) {
+                    found++;
+                    if (c->severity != ev.sev || c->stale != ev.stale ||
+                        fabs(c->dist - ev.dist) > 1e-6) {
+                        snprintf(buf, len, "conflict %s differs: sev %d/%d stale %d/%d %.3f/%.3f",
+                                 c->id, c->severity, ev.sev, c->stale, ev.stale, c->dist, ev.dist);
+                        rc = -1;
+                    }
+                }
+            }
+        }
+    }
+    if (rc == 0 && found != e->open_conflicts) {
+        snprintf(buf, len, "open conflicts %zu, recomputed %zu", e->open_conflicts, found);
+        rc = -1;
+    }
+    free(ops);
+    for (int t = 0; t < 3; t++)
+        free(others[t]);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/* engine_int: the engine's internal layout, shared by engine.c (rules and
+ * incremental maintenance), model.c (validation of request bodies) and
+ * views.c (need-to-know JSON views). Not a public interface. */
+#ifndef DC_ENGINE_INT_H
+#define DC_ENGINE_INT_H
+
+#include "engine.h"
+#include "hmap.h"
+#include "rtree.h"
+#include "shape.h"
+
+enum { OBJ_SITE = 0, OBJ_UNIT = 1, OBJ_OP = 2 };
+enum { DOM_GROUND, DOM_AIR, DOM_SEA };
+enum {
+    KIND_STRIKE,
+    KIND_ARTILLERY,
+    KIND_DEMOLITION,
+    KIND_AIR_TRANSIT,
+    KIND_GROUND_MOVE,
+    KIND_CONVOY,
+    KIND_OTHER,
+};
+enum { SEV_WARNING = 1, SEV_CRITICAL = 2 };
+
+extern const char *const dc_kind_names[];
+extern const char *const dc_domain_names[];
+extern const char *const dc_category_names[];
+extern const char *const dc_state_names[];
+extern const char *const dc_objtype_names[];
+
+typedef struct party {
+    char *id, *name;
+    int64_t stale_after_us;
+    int idx;
+    unsigned char *share_units; /* [to party idx]: may list my units */
+    unsigned char *share_ops;
+} party;
+
+/* Common header of sites, units and operations. */
+typedef struct obj {
+    int type;
+    party *owner;
+    char *id;
+    char *key; /* "OWNER/ID" */
+    dc_conflict **cf; /* open conflicts this object is a side of */
+    int ncf, capcf;
+    uint64_t mark; /* candidate de-duplication */
+} obj;
+
+typedef struct site {
+    obj h;
+    char *name;
+    int category;
+    json_t *geometry; /* as submitted */
+    dc_shape *shape;
+    double radius_m, standoff_m;
+    dc_time valid_from, valid_to; /* DC_TIME_MIN / DC_TIME_MAX when absent */
+    int has_from, has_to;
+    int disclose_all;
+    int indexed;
+    rtree_box box;
+} site;
+
+typedef struct unit {
+    obj h;
+    char *callsign;
+    int domain;
+    int has_pos;
+    geo_pt pos;
+    double alt_m; /* NAN when not reported */
+    double ce_m;
+    dc_time t;
+    int indexed;
+    rtree_box box; /* with slack: the unit moves within it without reindexing */
+    double box_c[3], box_r;
+} unit;
+
+struct op;
+typedef struct volume {
+    struct op *op;
+    int idx;
+    json_t *geometry;
+    double radius_m;
+    dc_shape *shape;
+    int has_lo, has_hi;
+    double alt_lo, alt_hi; /* -inf / +inf when absent */
+    dc_time start, end;
+    int indexed;
+    rtree_box box;
+} volume;
+
+typedef struct op {
+    obj h;
+    char *name;
+    int kind;
+    double hazard_m, warning_m;
+    int warning_given;
+    int nvol;
+    volume *vols;
+    int state;
+    char *override_reason;
+} op;
+
+struct dc_conflict {
+    uint64_t num;
+    char id[24];
+    obj *a, *b; /* a is an operation; valid while open */
+    int a_type, b_type;
+    party *pa, *pb;
+    char *a_id, *b_id;
+    int open;
+    int severity, stale;
+    double dist;
+    dc_time wstart, wend;
+    dc_time opened_at, resolved_at;
+    dc_time ack_a, ack_b; /* 0 when not acknowledged */
+    char *note_a, *note_b;
+    dc_time next_check; /* re-evaluate when now reaches this */
+};
+
+struct dc_engine {
+    party **parties;
+    int nparties;
+    hmap party_by_id;
+    hmap sites, units, ops; /* by key */
+    rtree *site_tree, *unit_tree, *vol_tree;
+    dc_conflict **conflicts; /* all, in id order */
+    size_t nconflicts, capconflicts;
+    hmap conflict_by_id;
+    size_t open_conflicts;
+    uint64_t next_conflict;
+    uint64_t gen;
+    dc_time now;
+};
+
+/* model.c: body validation into the structs above. Each returns DC_OK or
+ * an error naming the field; on success the struct owns new allocations. */
+dc_status model_site(const json_t *body, const char *id, site *out, dc_error *err);
+dc_status model_unit(const json_t *body, const char *id, unit *out, dc_error *err);
+dc_status model_op(const json_t *body, const char *id, op *out, dc_error *err);
+void model_site_clear(site *s);
+void model_op_clear(op *o);
+int model_valid_id(const char *s, size_t maxlen);
+dc_status model_fail(dc_error *err, dc_status code, const char *field, const char *fmt, ...);
+
+/* views.c */
+json_t *view_site(const site *s);
+json_t *view_unit(const dc_engine *e, const unit *u, dc_time now);
+json_t *view_op(const op *o);
+json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id);
+
+party *engine_party(const dc_engine *e, const char *id);
+obj *engine_lookup(const dc_engine *e, int type, const party *p, const char *id);
+int op_hazardous(const op *o);
+int op_current(const op *o);
+
+#endif
