@@ -1,0 +1,446 @@
+// main.js: the page. Signs in, loads what the party may see, keeps the
+// conflict panel live over the event stream, and shows the service's clock.
+// The data flow is one way: fetch -> state -> render (panel and map); an
+// event on the stream only schedules a fresh fetch, so the page always shows
+// what the service says now, whatever order events arrive in.
+
+import { api_create, api_health, api_list } from './api.js';
+import { auth_take_from_location, auth_load, auth_save, auth_clear } from './auth.js';
+import { sse_open } from './sse.js';
+import { map_create } from './map.js';
+import { el, conflict_item } from './panel.js';
+import { draft_create } from './draft.js';
+import {
+  model_conflict_key, model_sort_conflicts, model_owner, model_unit_position,
+  model_age_s, fmt_age, fmt_time, fmt_window,
+} from './model.js';
+import './app.css';
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  me: '',
+  api: null,
+  parties: new Map(),
+  units: [],
+  sites: [],
+  operations: [],
+  conflicts: [],
+  selected: null,
+  flash: new Map(),
+  clock: { serviceMs: NaN, atPerf: 0, fromService: false },
+  stream: null,
+  staleAfter: 600,
+};
+
+function clock_ms() {
+  if (Number.isFinite(state.clock.serviceMs)) {
+    return state.clock.serviceMs + (performance.now() - state.clock.atPerf);
+  }
+  return Date.now();
+}
+
+let toastTimer = null;
+function toast(msg, kind = 'info') {
+  const t = $('toast');
+  t.textContent = msg;
+  t.className = `show ${kind}`;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.className = ''; }, 5000);
+}
+
+function party_name(id) {
+  return state.parties.get(id) || '';
+}
+
+// ---- clock ---------------------------------------------------------------
+
+async function clock_refresh() {
+  try {
+    const h = await api_health();
+    const t = Date.parse(h.data.clock || h.data.time || h.data.now);
+    if (Number.isFinite(t)) {
+      state.clock = { serviceMs: t, atPerf: performance.now(), fromService: true };
+    }
+    $('clock-box').classList.toggle('down', !h.ok);
+  } catch {
+    $('clock-box').classList.add('down');
+  }
+  clock_tick();
+}
+
+function clock_tick() {
+  const c = $('clock');
+  c.textContent = state.clock.fromService ? fmt_time(clock_ms(), true) : '—';
+  c.dateTime = state.clock.fromService ? new Date(clock_ms()).toISOString() : '';
+}
+
+// ---- data ----------------------------------------------------------------
+
+async function load_conflicts() {
+  const data = await state.api.conflicts();
+  const next = api_list(data, 'conflicts').filter((c) => !c.state || c.state === 'open');
+  const prev = new Map(state.conflicts.map((c) => [model_conflict_key(c), c]));
+  const now = performance.now();
+  for (const c of next) {
+    const key = model_conflict_key(c);
+    const p = prev.get(key);
+    if (state.conflicts.length && (!p || JSON.stringify(p.acks) !== JSON.stringify(c.acks) ||
+        p.severity !== c.severity)) {
+      state.flash.set(key, now);
+    }
+  }
+  for (const [key, p] of prev) {
+    if (!next.some((c) => model_conflict_key(c) === key)) feed_add(`Resolved: ${p.id || key}`);
+  }
+  state.conflicts = next;
+  if (!state.me) infer_me();
+}
+
+async function load_objects() {
+  const [u, s, o] = await Promise.allSettled([state.api.units(), state.api.sites(), state.api.operations()]);
+  if (u.status === 'fulfilled') state.units = api_list(u.value, 'units');
+  if (s.status === 'fulfilled') state.sites = api_list(s.value, 'sites');
+  if (o.status === 'fulfilled') state.operations = api_list(o.value, 'operations');
+  const failed = [u, s, o].filter((r) => r.status === 'rejected');
+  if (failed.length) toast(`Could not load: ${failed.map((r) => r.reason.message).join('; ')}`, 'bad');
+}
+
+async function load_parties() {
+  try {
+    const data = await state.api.parties();
+    for (const p of api_list(data, 'parties')) {
+      state.parties.set(p.id, p.name || '');
+      if (p.id === state.me && typeof p.stale_after_s === 'number') state.staleAfter = p.stale_after_s;
+    }
+  } catch {
+    // names are a nicety; ids are shown regardless
+  }
+}
+
+// infer_me finds the signed-in party when only a token was given: the side
+// of a conflict that is not `other`, or the owner of a listed object.
+function infer_me() {
+  for (const c of state.conflicts) {
+    const other = c.other && c.other.party;
+    const sides = Object.keys(c.acks || {}).filter((p) => p !== other);
+    if (sides.length === 1) {
+      state.me = sides[0];
+      return;
+    }
+  }
+}
+
+let refreshTimer = null;
+let objectsDue = false;
+// refresh_soon coalesces bursts of events into one fetch.
+function refresh_soon(objects) {
+  objectsDue = objectsDue || objects;
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    const withObjects = objectsDue;
+    objectsDue = false;
+    try {
+      await Promise.all([load_conflicts(), withObjects ? load_objects() : null]);
+    } catch (err) {
+      toast(err.message, 'bad');
+    }
+    render();
+  }, 150);
+}
+
+// ---- rendering -----------------------------------------------------------
+
+let mapView = null;
+
+function render() {
+  render_header();
+  render_conflicts();
+  render_objects();
+  mapView.render({
+    me: state.me, clockMs: clock_ms(), staleAfter: state.staleAfter,
+    units: state.units, sites: state.sites, operations: state.operations, conflicts: state.conflicts,
+  });
+}
+
+function render_header() {
+  const name = party_name(state.me);
+  $('who').replaceChildren(el('span', { class: 'k' }, 'Signed in as'), ' ',
+    el('strong', { 'data-testid': 'party-id' }, state.me || '?'), name ? ` — ${name}` : '');
+}
+
+function render_conflicts() {
+  const list = model_sort_conflicts(state.conflicts);
+  const crit = list.filter((c) => c.severity === 'critical').length;
+  const unacked = list.filter((c) => !(c.acks && c.acks[state.me])).length;
+  $('conflict-count').textContent = String(list.length);
+  $('conflict-count').className = `count${crit ? ' critical' : list.length ? ' warning' : ''}`;
+  $('conflict-summary').textContent = list.length === 0 ? 'No open conflicts.'
+    : `${list.length} open conflict${list.length === 1 ? '' : 's'}: ${crit} critical, ${list.length - crit} warning; ${unacked} not yet acknowledged by you.`;
+  const now = performance.now();
+  const items = list.map((c) => {
+    const key = model_conflict_key(c);
+    const f = state.flash.get(key);
+    const flash = f !== undefined && now - f < 6000;
+    if (f !== undefined && !flash) state.flash.delete(key);
+    return conflict_item(c, state.me, {
+      partyName: party_name,
+      selected: state.selected === key,
+      flash,
+      onSelect: select_conflict,
+      onAck: ack_conflict,
+    });
+  });
+  $('conflict-list').replaceChildren(...items);
+}
+
+function select_conflict(c) {
+  state.selected = model_conflict_key(c);
+  render_conflicts();
+  if (!mapView.select_conflict(c)) toast('This conflict has no shape to show on the map.', 'info');
+}
+
+async function ack_conflict(c, button) {
+  button.disabled = true;
+  button.textContent = 'Acknowledging…';
+  try {
+    const receipt = await state.api.ack(c.id);
+    const rec = receipt && (receipt.record ?? receipt.seq ?? receipt.log_seq ?? receipt.receipt?.record);
+    toast(`Acknowledged ${c.id}${rec !== undefined ? ` — log record ${typeof rec === 'object' ? JSON.stringify(rec) : rec}` : ''}`, 'good');
+    feed_add(`You acknowledged ${c.id}`);
+  } catch (err) {
+    toast(`Acknowledge failed: ${err.message}`, 'bad');
+  }
+  refresh_soon(false);
+}
+
+function obj_row(parts, actions) {
+  return el('li', null, el('div', { class: 'row' }, ...parts), actions || null);
+}
+
+function render_objects() {
+  const me = state.me;
+  const clock = clock_ms();
+  const ops = state.operations.filter((o) => model_owner(o, me) === me);
+  $('op-list').replaceChildren(...(ops.length ? ops.map((o) => {
+    const st = o.state || 'planned';
+    const acts = el('div', { class: 'actions' });
+    if (st === 'planned') acts.append(el('button', { type: 'button', onclick: () => activate(o.id), 'data-testid': 'activate' }, 'Activate'));
+    if (st === 'active') acts.append(el('button', { type: 'button', onclick: () => op_action(o.id, 'end') }, 'End'));
+    if (st === 'planned' || st === 'active') acts.append(el('button', { type: 'button', onclick: () => op_action(o.id, 'cancel') }, 'Cancel'));
+    const w = (o.volumes || [])[0];
+    return obj_row([
+      el('strong', { class: 'oid' }, o.id), ` ${o.kind || ''} `,
+      el('span', { class: `badge state-${st}`, 'data-testid': 'op-state' }, st.toUpperCase()),
+      w ? el('div', { class: 'sub' }, fmt_window(w)) : null,
+    ], acts);
+  }) : [el('li', { class: 'hint' }, 'None.')]));
+  $('unit-list').replaceChildren(...(state.units.length ? state.units.map((u) => {
+    const owner = model_owner(u, me);
+    const p = model_unit_position(u);
+    const age = p ? model_age_s(p.time, clock) : null;
+    const stale = u.stale === true || (age !== null && age > (u.stale_after_s ?? state.staleAfter));
+    return obj_row([
+      owner !== me ? el('span', { class: 'badge shared' }, owner) : null, owner !== me ? ' ' : '',
+      el('strong', { class: 'oid' }, u.id), ` ${u.callsign || ''} · ${u.domain || ''} · `,
+      p ? `reported ${fmt_age(age)} ago` : 'no position',
+      stale ? el('span', { class: 'badge stale' }, 'STALE') : null,
+    ]);
+  }) : [el('li', { class: 'hint' }, 'None.')]));
+  $('site-list').replaceChildren(...(state.sites.length ? state.sites.map((s) => {
+    const owner = model_owner(s, me);
+    return obj_row([
+      owner !== me ? el('span', { class: 'badge shared' }, owner) : null, owner !== me ? ' ' : '',
+      el('strong', { class: 'oid' }, s.id), ` ${s.name || ''} · ${s.category || ''}`,
+    ]);
+  }) : [el('li', { class: 'hint' }, 'None.')]));
+}
+
+function feed_add(text) {
+  const f = $('feed');
+  f.prepend(el('li', null, el('time', null, fmt_time(clock_ms(), true).slice(11)), ' ', text));
+  while (f.children.length > 30) f.lastChild.remove();
+}
+
+// ---- operations: activation and the interlock ----------------------------
+
+function blocking_conflicts(body) {
+  if (!body) return [];
+  return body.conflicts || body.blocking || (body.error && (body.error.conflicts || body.error.blocking)) || [];
+}
+
+async function activate(id, reason) {
+  try {
+    await state.api.activate(id, reason);
+    $('interlock').hidden = true;
+    toast(reason ? `${id} activated by override; the override is recorded and notified.` : `${id} activated.`, reason ? 'bad' : 'good');
+    refresh_soon(true);
+  } catch (err) {
+    if (err.status === 409 && blocking_conflicts(err.body).length) {
+      show_interlock(id, err);
+    } else if (reason) {
+      $('interlock-error').textContent = err.message;
+    } else {
+      toast(`Activation of ${id} refused: ${err.message}`, 'bad');
+    }
+  }
+}
+
+function show_interlock(id, err) {
+  const cs = blocking_conflicts(err.body);
+  $('interlock-msg').textContent = `${id} cannot go active: ${err.message}. ${cs.length} critical conflict${cs.length === 1 ? ' is' : 's are'} open and not acknowledged by both sides.`;
+  $('interlock-list').replaceChildren(...cs.map((c) => conflict_item(c, state.me, { compact: true, partyName: party_name })));
+  $('interlock-error').textContent = '';
+  $('interlock-reason').value = '';
+  $('interlock').dataset.op = id;
+  $('interlock').hidden = false;
+  $('interlock-reason').focus();
+}
+
+async function op_action(id, what) {
+  try {
+    if (what === 'end') await state.api.end_operation(id);
+    else await state.api.cancel_operation(id);
+    toast(`${id}: ${what === 'end' ? 'ended' : 'cancelled'}`, 'good');
+  } catch (err) {
+    toast(`${id}: ${err.message}`, 'bad');
+  }
+  refresh_soon(true);
+}
+
+// ---- tabs ----------------------------------------------------------------
+
+function tabs() {
+  for (const b of document.querySelectorAll('[role=tab]')) {
+    b.addEventListener('click', () => {
+      for (const o of document.querySelectorAll('[role=tab]')) {
+        o.setAttribute('aria-selected', String(o === b));
+        $(`tab-${o.dataset.tab}`).hidden = o !== b;
+      }
+    });
+  }
+}
+
+// ---- sign-in and start ---------------------------------------------------
+
+function sign_out() {
+  if (state.stream) state.stream.stop();
+  auth_clear();
+  window.location.replace(window.location.pathname);
+}
+
+function show_signin(message) {
+  $('layout').hidden = true;
+  $('signin').hidden = false;
+  $('signin-error').textContent = message || '';
+  $('signin-token').focus();
+}
+
+async function start(session) {
+  let unauthorized = false;
+  state.me = session.party || '';
+  state.api = api_create(session.token, () => {
+    if (unauthorized) return;
+    unauthorized = true;
+    if (state.stream) state.stream.stop();
+    auth_clear();
+    show_signin('The service refused this token. Sign in again.');
+  });
+  try {
+    await load_conflicts();
+  } catch (err) {
+    if (err.status !== 401) show_signin(`Cannot reach the service: ${err.message}`);
+    return;
+  }
+  auth_save({ party: state.me, token: session.token });
+  $('signin').hidden = true;
+  $('layout').hidden = false;
+  $('signout').hidden = false;
+  document.body.dataset.party = state.me;
+
+  if (!mapView) {
+    mapView = map_create($('map'), {
+      onSelectConflict: (key) => {
+        const c = state.conflicts.find((x) => model_conflict_key(x) === key);
+        if (c) {
+          select_conflict(c);
+          const li = document.querySelector(`#conflict-list li[data-key="${CSS.escape(key)}"]`);
+          if (li) li.scrollIntoView({ block: 'nearest' });
+        }
+      },
+    });
+    draft_create({
+      map: mapView.map,
+      api: { check: (op) => state.api.check(op), file_operation: (op) => state.api.file_operation(op) },
+      get me() { return state.me; },
+      clockMs: clock_ms, partyName: party_name,
+      onFiled: () => refresh_soon(true), activate: (id) => activate(id), toast,
+    });
+  }
+  await Promise.all([load_objects(), load_parties()]);
+  render();
+  document.body.dataset.ready = 'yes';
+
+  state.stream = sse_open({
+    url: '/v1/events/stream',
+    token: session.token,
+    onStatus: (s) => {
+      const box = $('stream');
+      box.dataset.state = s;
+      box.textContent = { live: 'live', connecting: 'connecting…', retrying: 'reconnecting…', unauthorized: 'refused' }[s] || s;
+      if (s === 'live') refresh_soon(true);
+      if (s === 'unauthorized') state.api.conflicts().catch(() => {});
+    },
+    onEvent: (ev) => {
+      let data = null;
+      try { data = JSON.parse(ev.data); } catch { /* not JSON: still a change */ }
+      const type = (data && (data.type || data.event || data.kind)) || ev.event;
+      const c = data && (data.conflict || (data.id && data.severity ? data : null));
+      document.body.dataset.lastEvent = ev.id || '';
+      if (type !== 'message' || c) feed_add(`${type}${c && c.id ? ` ${c.id}` : ''}${data && data.by ? ` by ${data.by}` : ''}`);
+      refresh_soon(!c || type !== 'conflict.acknowledged');
+    },
+  });
+}
+
+function boot() {
+  tabs();
+  $('signout').addEventListener('click', sign_out);
+  $('interlock-close').addEventListener('click', () => { $('interlock').hidden = true; });
+  $('interlock-override').addEventListener('click', () => {
+    const reason = $('interlock-reason').value.trim();
+    if (!reason) {
+      $('interlock-error').textContent = 'An override needs a reason.';
+      return;
+    }
+    activate($('interlock').dataset.op, reason);
+  });
+  $('signin-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const token = $('signin-token').value.trim();
+    if (!token) return;
+    $('signin-token').value = '';
+    start({ token, party: $('signin-party').value.trim() });
+  });
+
+  clock_refresh();
+  setInterval(clock_refresh, 5000);
+  setInterval(clock_tick, 1000);
+  // A slow safety net under the stream: positions age and move.
+  setInterval(() => { if (state.api && !$('layout').hidden) refresh_soon(true); }, 30000);
+
+  const session = auth_take_from_location() || auth_load();
+  if (session) start(session);
+  else show_signin();
+}
+
+window.addEventListener('hashchange', () => {
+  const s = auth_take_from_location();
+  if (s) {
+    if (state.stream) state.stream.stop();
+    window.location.reload();
+  }
+});
+
+boot();
