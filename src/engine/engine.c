@@ -1598,6 +1598,8 @@ int dc_engine_recompute_check(const dc_engine *e, dc_time now, char *buf, size_t
         for (int t = 0; t < 3 && rc == 0; t++) {
             for (size_t j = 0; j < nothers[t] && rc == 0; j++) {
                 obj *b = others[t][j];
+                if (b == a)
+                    continue;
                 if (t == 2) {
                     obj *x = a, *y = b;
                     canonical(&x, &y);
