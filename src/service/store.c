@@ -1,0 +1,391 @@
+/* store: SQLite data directory holding the hash-chained log and the event
+ * streams. See store.h for the record format. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct store {
+    sqlite3 *wdb; /* writes: committer, startup, rebuild */
+    sqlite3 *rdb; /* event reads */
+    pthread_mutex_t wmu, rmu;
+    int lock_fd;
+    int fix;
+};
+
+static const char *SCHEMA =
+    "CREATE TABLE IF NOT EXISTS log ("
+    "  idx INTEGER PRIMARY KEY, prev TEXT NOT NULL, hash TEXT NOT NULL, content TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS events ("
+    "  party TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,"
+    "  PRIMARY KEY (party, seq)) WITHOUT ROWID;";
+
+static void set_err(char *buf, size_t n, const char *what, sqlite3 *db)
+{
+    if (buf && n)
+        snprintf(buf, n, "%s: %s", what, db ? sqlite3_errmsg(db) : "error");
+}
+
+static int open_db(const char *path, int readonly, sqlite3 **out, char *errbuf, size_t n)
+{
+    int flags = SQLITE_OPEN_FULLMUTEX | (readonly ? SQLITE_OPEN_READONLY
+                                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        set_err(errbuf, n, path, db);
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    *out = db;
+    return 0;
+}
+
+int store_open(const char *dir, int readonly, int lock, store **out, char *errbuf, size_t n)
+{
+    *out = NULL;
+    if (!readonly && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(errbuf, n, "cannot create data directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    store *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(errbuf, n, "out of memory");
+        return -1;
+    }
+    st->lock_fd = -1;
+    pthread_mutex_init(&st->wmu, NULL);
+    pthread_mutex_init(&st->rmu, NULL);
+    char path[4096];
+    if (lock) {
+        snprintf(path, sizeof path, "%s/lock", dir);
+        st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            snprintf(errbuf, n, "data directory %s is in use by another process", dir);
+            store_close(st);
+            return -1;
+        }
+    }
+    snprintf(path, sizeof path, "%s/deconflict.db", dir);
+    if (readonly && access(path, R_OK) != 0) {
+        snprintf(errbuf, n, "no log in %s", dir);
+        store_close(st);
+        return -1;
+    }
+    if (open_db(path, readonly, &st->wdb, errbuf, n) != 0 ||
+        open_db(path, readonly, &st->rdb, errbuf, n) != 0) {
+        store_close(st);
+        return -1;
+    }
+    if (!readonly) {
+        char *msg = NULL;
+        if (sqlite3_exec(st->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                         &msg) != SQLITE_OK ||
+            sqlite3_exec(st->wdb, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(errbuf, n, "%s: %s", path, msg ? msg : "cannot initialise");
+            sqlite3_free(msg);
+            store_close(st);
+            return -1;
+        }
+    } else {
+        /* A readonly open of a database that lacks our tables is not a log. */
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->wdb, "SELECT count(*) FROM log", -1, &q, NULL) != SQLITE_OK) {
+            set_err(errbuf, n, path, st->wdb);
+            sqlite3_finalize(q);
+            store_close(st);
+            return -1;
+        }
+        sqlite3_finalize(q);
+    }
+    *out = st;
+    return 0;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(st->rdb);
+    sqlite3_close(st->wdb);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
+    pthread_mutex_destroy(&st->wmu);
+    pthread_mutex_destroy(&st->rmu);
+    free(st);
+}
+
+void store_record_hash(int64_t idx, const char *prev_hex, const char *content,
+                       char out[STORE_HASH_HEX])
+{
+    crypto_hash_sha256_state h;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char head[128];
+    int len = snprintf(head, sizeof head, "dclog1\n%" PRId64 "\n%s\n", idx, prev_hex);
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const unsigned char *)head, (unsigned long long)len);
+    crypto_hash_sha256_update(&h, (const unsigned char *)content, strlen(content));
+    crypto_hash_sha256_final(&h, digest);
+    sodium_bin2hex(out, STORE_HASH_HEX, digest, sizeof digest);
+}
+
+int store_each_record(store *st, store_record_fn fn, void *ctx, char *errbuf, size_t n)
+{
+    pthread_mutex_lock(&st->wmu);
+    sqlite3_stmt *q = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(st->wdb, "SELECT idx, prev, hash, content FROM log ORDER BY idx", -1,
+                           &q, NULL) != SQLITE_OK) {
+        set_err(errbuf, n, "reading log", st->wdb);
+        pthread_mutex_unlock(&st->wmu);
+        return -1;
+    }
+    for (;;) {
+        int s = sqlite3_step(q);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            set_err(errbuf, n, "reading log", st->wdb);
+            rc = -1;
+            break;
+        }
+        const char *prev = (const char *)sqlite3_column_text(q, 1);
+        const char *hash = (const char *)sqlite3_column_text(q, 2);
+        const char *content = (const char *)sqlite3_column_text(q, 3);
+        rc = fn(ctx, sqlite3_column_int64(q, 0), prev ? prev : "", hash ? hash : "",
+                content ? content : "");
+        if (rc != 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->wmu);
+    return rc;
+}
+
+int64_t store_record_count(store *st)
+{
+    pthread_mutex_lock(&st->rmu);
+    sqlite3_stmt *q = NULL;
+    int64_t count = -1;
+    if (sqlite3_prepare_v2(st->rdb, "SELECT count(*) FROM log", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        count = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->rmu);
+    return count;
+}
+
+void store_pending_free(store_pending *p)
+{
+    while (p) {
+        store_pending *next = p->next;
+        for (size_t i = 0; i < p->nevents; i++)
+            free(p->events[i].body);
+        free(p->events);
+        free(p->content);
+        free(p);
+        p = next;
+    }
+}
+
+int store_append(store *st, const store_pending *list, char *errbuf, size_t n)
+{
+    pthread_mutex_lock(&st->wmu);
+    sqlite3_stmt *ql = NULL, *qe = NULL;
+    int rc = -1;
+    if (sqlite3_exec(st->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        set_err(errbuf, n, "begin", st->wdb);
+        pthread_mutex_unlock(&st->wmu);
+        return -1;
+    }
+    if (sqlite3_prepare_v2(st->wdb, "INSERT INTO log(idx, prev, hash, content) VALUES (?,?,?,?)",
+                           -1, &ql, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->wdb, "INSERT INTO events(party, seq, body) VALUES (?,?,?)", -1, &qe,
+                           NULL) != SQLITE_OK) {
+        set_err(errbuf, n, "prepare", st->wdb);
+        goto done;
+    }
+    for (const store_pending *p = list; p; p = p->next) {
+        sqlite3_reset(ql);
+        sqlite3_bind_int64(ql, 1, p->idx);
+        sqlite3_bind_text(ql, 2, p->prev, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ql, 3, p->hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ql, 4, p->content, -1, SQLITE_STATIC);
+        if (sqlite3_step(ql) != SQLITE_DONE) {
+            set_err(errbuf, n, "insert log record", st->wdb);
+            goto done;
+        }
+        for (size_t i = 0; i < p->nevents; i++) {
+            sqlite3_reset(qe);
+            sqlite3_bind_text(qe, 1, p->events[i].party, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(qe, 2, p->events[i].seq);
+            sqlite3_bind_text(qe, 3, p->events[i].body, -1, SQLITE_STATIC);
+            if (sqlite3_step(qe) != SQLITE_DONE) {
+                set_err(errbuf, n, "insert event", st->wdb);
+                goto done;
+            }
+        }
+    }
+    if (sqlite3_exec(st->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        set_err(errbuf, n, "commit", st->wdb);
+        goto done;
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(ql);
+    sqlite3_finalize(qe);
+    if (rc != 0)
+        sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->wmu);
+    return rc;
+}
+
+int store_events_after(store *st, const char *party, int64_t after, int limit, size_t max_bytes,
+                       store_event_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&st->rmu);
+    sqlite3_stmt *q = NULL;
+    int count = 0;
+    if (sqlite3_prepare_v2(st->rdb,
+                           "SELECT seq, body FROM events WHERE party = ? AND seq > ? "
+                           "ORDER BY seq LIMIT ?",
+                           -1, &q, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(&st->rmu);
+        return -1;
+    }
+    sqlite3_bind_text(q, 1, party, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, after);
+    sqlite3_bind_int(q, 3, limit);
+    size_t bytes = 0;
+    int s;
+    while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *body = (const char *)sqlite3_column_text(q, 1);
+        if (!body)
+            body = "{}";
+        fn(ctx, sqlite3_column_int64(q, 0), body);
+        count++;
+        bytes += strlen(body);
+        if (bytes >= max_bytes)
+            break;
+    }
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        count = count ? count : -1;
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->rmu);
+    return count;
+}
+
+int store_events_begin_check(store *st, int fix)
+{
+    st->fix = fix;
+    if (fix && sqlite3_exec(st->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    return 0;
+}
+
+int store_events_check_one(store *st, const char *party, int64_t seq, const char *body)
+{
+    sqlite3_stmt *q = NULL;
+    int differs = 1;
+    if (sqlite3_prepare_v2(st->wdb, "SELECT body FROM events WHERE party = ? AND seq = ?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(q, 1, party, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, seq);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        const char *stored = (const char *)sqlite3_column_text(q, 0);
+        differs = !(stored && strcmp(stored, body) == 0);
+    }
+    sqlite3_finalize(q);
+    if (differs && st->fix) {
+        if (sqlite3_prepare_v2(st->wdb,
+                               "INSERT OR REPLACE INTO events(party, seq, body) VALUES (?,?,?)", -1,
+                               &q, NULL) != SQLITE_OK)
+            return -1;
+        sqlite3_bind_text(q, 1, party, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, seq);
+        sqlite3_bind_text(q, 3, body, -1, SQLITE_STATIC);
+        int s = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (s != SQLITE_DONE)
+            return -1;
+    }
+    return differs;
+}
+
+int64_t store_events_end_check(store *st, store_head_fn head, void *ctx, char *first_bad,
+                               size_t first_bad_len)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t extra = 0;
+    if (first_bad_len)
+        first_bad[0] = 0;
+    if (sqlite3_prepare_v2(st->wdb, "SELECT party, max(seq), count(*) FROM events GROUP BY party",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto fail;
+    char (*drop)[40] = NULL;
+    int64_t *drop_after = NULL;
+    size_t ndrop = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *party = (const char *)sqlite3_column_text(q, 0);
+        int64_t maxseq = sqlite3_column_int64(q, 1);
+        int64_t count = sqlite3_column_int64(q, 2);
+        int64_t h = head(ctx, party ? party : "");
+        if (h < 0)
+            h = 0;
+        if (maxseq > h || count != h) {
+            extra += maxseq > h ? maxseq - h : 1;
+            if (first_bad_len && !first_bad[0])
+                snprintf(first_bad, first_bad_len, "party %s: %" PRId64
+                         " stored events up to seq %" PRId64 ", replay gives %" PRId64,
+                         party ? party : "?", count, maxseq, h);
+            void *nd = realloc(drop, (ndrop + 1) * sizeof *drop);
+            void *na = realloc(drop_after, (ndrop + 1) * sizeof *drop_after);
+            if (nd)
+                drop = nd;
+            if (na)
+                drop_after = na;
+            if (nd && na) {
+                snprintf(drop[ndrop], sizeof drop[ndrop], "%s", party ? party : "");
+                drop_after[ndrop++] = h;
+            }
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st->fix) {
+        for (size_t i = 0; i < ndrop; i++) {
+            if (sqlite3_prepare_v2(st->wdb, "DELETE FROM events WHERE party = ? AND seq > ?", -1,
+                                   &q, NULL) != SQLITE_OK)
+                break;
+            sqlite3_bind_text(q, 1, drop[i], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, drop_after[i]);
+            sqlite3_step(q);
+            sqlite3_finalize(q);
+            q = NULL;
+        }
+        if (sqlite3_exec(st->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            free(drop);
+            free(drop_after);
+            return -1;
+        }
+    }
+    free(drop);
+    free(drop_after);
+    return extra;
+fail:
+    sqlite3_finalize(q);
+    if (st->fix)
+        sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}

@@ -1,0 +1,1220 @@
+/* svc: the service core (see svc.h). The write path is: take the engine
+ * mutex, read the clock, advance the engine to it, apply the write, turn
+ * the record and its events into a pending batch entry, release the mutex,
+ * then wait for group commit. Whoever waits first becomes the committer
+ * and writes everything queued in one transaction; others wait for it. */
+#include "svc.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "slog.h"
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#define TOKEN_PREFIX "dct_"
+
+typedef struct {
+    char id[40];
+    unsigned char tok[crypto_hash_sha256_BYTES];
+    int has_tok;
+    int64_t head_seq;    /* last assigned (engine mutex) */
+    int64_t durable_seq; /* last committed (pmu) */
+    int64_t delivered;   /* highest seq a reader has fetched (pmu) */
+} party_slot;
+
+struct svc {
+    store *st;
+    dc_engine *e;
+    int readonly;
+    pthread_mutex_t emu; /* the engine, the clock, head_seq, the chain tip */
+    pthread_mutex_t pmu; /* party table: nparties, tokens, durable_seq */
+    party_slot *parties;
+    size_t nparties;
+
+    /* clock */
+    int realtime;
+    dc_time base, last_now;
+    struct timespec mono_base;
+
+    /* chain tip (emu) */
+    int64_t next_idx;
+    char tip[STORE_HASH_HEX];
+
+    /* group commit (qmu) */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcond;
+    store_pending *qhead, *qtail;
+    int64_t durable_idx;
+    int committing, broken;
+    uint64_t commits, commit_le[8];
+    double commit_sum;
+
+    void (*notify)(void *);
+    void *notify_ctx;
+
+    /* clock thread */
+    pthread_t clock_thread;
+    int clock_running;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccond;
+    int clock_stop;
+
+    /* replay */
+    int replaying;
+    int replay_fix;
+    int64_t replay_bad_events;
+    char replay_first_bad[256];
+};
+
+static const double commit_buckets[8] = SVC_COMMIT_BUCKETS;
+
+/* ---- small helpers ---- */
+
+static int64_t mono_us(const struct timespec *since)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)(ts.tv_sec - since->tv_sec) * DC_USEC + (ts.tv_nsec - since->tv_nsec) / 1000;
+}
+
+static dc_time realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (dc_time)ts.tv_sec * DC_USEC + ts.tv_nsec / 1000;
+}
+
+/* clock_now returns the service time; never goes backwards. emu held. */
+static dc_time clock_now(svc *s)
+{
+    dc_time t = s->realtime ? realtime_us() : s->base + mono_us(&s->mono_base);
+    if (t < s->last_now)
+        t = s->last_now;
+    s->last_now = t;
+    return t;
+}
+
+static void seterr(dc_error *err, dc_status code, const char *field, const char *msg)
+{
+    if (!err)
+        return;
+    err->code = code;
+    snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+    snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+static party_slot *party_find(svc *s, const char *id)
+{
+    for (size_t i = 0; i < s->nparties; i++)
+        if (strcmp(s->parties[i].id, id) == 0)
+            return &s->parties[i];
+    return NULL;
+}
+
+void svc_result_free(svc_result *r)
+{
+    json_decref(r->object);
+    json_decref(r->conflict);
+    json_decref(r->conflicts);
+    sodium_memzero(r->token, sizeof r->token);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- applying one record (live and replay) ---- */
+
+static dc_status get_opt_bool(const json_t *args, const char *key, int *out, dc_error *err)
+{
+    json_t *v = args ? json_object_get(args, key) : NULL;
+    *out = 0;
+    if (!v || json_is_null(v))
+        return DC_OK;
+    if (!json_is_boolean(v)) {
+        seterr(err, DC_ERR_MALFORMED, key, "must be a boolean");
+        return DC_ERR_MALFORMED;
+    }
+    *out = json_is_true(v);
+    return DC_OK;
+}
+
+static dc_status get_opt_string(const json_t *args, const char *key, size_t maxlen,
+                                const char **out, dc_error *err)
+{
+    json_t *v = args ? json_object_get(args, key) : NULL;
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return DC_OK;
+    if (!json_is_string(v)) {
+        seterr(err, DC_ERR_MALFORMED, key, "must be a string");
+        return DC_ERR_MALFORMED;
+    }
+    if (json_string_length(v) > maxlen) {
+        seterr(err, DC_ERR_TOOLARGE, key, "too long");
+        return DC_ERR_TOOLARGE;
+    }
+    *out = json_string_value(v);
+    return DC_OK;
+}
+
+static dc_status apply_party_add(svc *s, const json_t *args, const char *token_hex, dc_error *err)
+{
+    const char *id = NULL, *name = NULL;
+    dc_status st;
+    if (!json_is_object(args)) {
+        seterr(err, DC_ERR_MALFORMED, "", "body must be a JSON object");
+        return DC_ERR_MALFORMED;
+    }
+    if ((st = get_opt_string(args, "id", 64, &id, err)) != DC_OK ||
+        (st = get_opt_string(args, "name", DC_MAX_NAME, &name, err)) != DC_OK)
+        return st;
+    if (!id) {
+        seterr(err, DC_ERR_MALFORMED, "id", "required");
+        return DC_ERR_MALFORMED;
+    }
+    if (!name) {
+        seterr(err, DC_ERR_MALFORMED, "name", "required");
+        return DC_ERR_MALFORMED;
+    }
+    int64_t stale = 0;
+    json_t *sv = json_object_get(args, "stale_after_s");
+    if (sv && !json_is_null(sv)) {
+        if (!json_is_integer(sv)) {
+            seterr(err, DC_ERR_MALFORMED, "stale_after_s", "must be an integer");
+            return DC_ERR_MALFORMED;
+        }
+        stale = json_integer_value(sv);
+        if (stale <= 0 || stale > 366LL * 86400) {
+            seterr(err, DC_ERR_INVALID, "stale_after_s", "must be between 1 and 31622400");
+            return DC_ERR_INVALID;
+        }
+    }
+    if (s->nparties >= DC_MAX_PARTIES) {
+        seterr(err, DC_ERR_TOOLARGE, "id", "too many parties");
+        return DC_ERR_TOOLARGE;
+    }
+    st = dc_party_add(s->e, id, name, stale, err);
+    if (st != DC_OK)
+        return st;
+    pthread_mutex_lock(&s->pmu);
+    party_slot *p = &s->parties[s->nparties];
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    if (token_hex && sodium_hex2bin(p->tok, sizeof p->tok, token_hex, strlen(token_hex), NULL,
+                                    NULL, NULL) == 0)
+        p->has_tok = 1;
+    s->nparties++;
+    pthread_mutex_unlock(&s->pmu);
+    return DC_OK;
+}
+
+static dc_status apply(svc *s, const char *op, const char *party, const char *id,
+                       const json_t *args, const char *token_hex, dc_time now, dc_changes *ch,
+                       size_t *accepted, dc_error *err)
+{
+    dc_engine *e = s->e;
+    dc_status st;
+    if (strcmp(op, "advance") == 0)
+        return dc_advance(e, now, ch);
+    if (strcmp(op, "party.add") == 0)
+        return apply_party_add(s, args, token_hex, err);
+    if (!party) {
+        seterr(err, DC_ERR_MALFORMED, "", "record without party");
+        return DC_ERR_MALFORMED;
+    }
+    if (strcmp(op, "sharing.set") == 0) {
+        int units, ops;
+        if (args && !json_is_object(args)) {
+            seterr(err, DC_ERR_MALFORMED, "", "body must be a JSON object");
+            return DC_ERR_MALFORMED;
+        }
+        if ((st = get_opt_bool(args, "units", &units, err)) != DC_OK ||
+            (st = get_opt_bool(args, "operations", &ops, err)) != DC_OK)
+            return st;
+        if (!id || !dc_party_exists(e, id)) {
+            seterr(err, DC_ERR_NOTFOUND, "party", "no such party");
+            return DC_ERR_NOTFOUND;
+        }
+        return dc_sharing_set(e, party, id, units, ops, err);
+    }
+    if (strcmp(op, "site.create") == 0)
+        return dc_site_put(e, party, NULL, args, 1, now, ch, err);
+    if (strcmp(op, "site.put") == 0)
+        return dc_site_put(e, party, id, args, 0, now, ch, err);
+    if (strcmp(op, "site.delete") == 0)
+        return dc_site_delete(e, party, id, now, ch, err);
+    if (strcmp(op, "unit.put") == 0)
+        return dc_unit_put(e, party, id, args, now, ch, err);
+    if (strcmp(op, "unit.delete") == 0)
+        return dc_unit_delete(e, party, id, now, ch, err);
+    if (strcmp(op, "positions") == 0)
+        return dc_positions_report(e, party, args, now, accepted, ch, err);
+    if (strcmp(op, "operation.create") == 0)
+        return dc_operation_put(e, party, NULL, args, 1, now, ch, err);
+    if (strcmp(op, "operation.put") == 0)
+        return dc_operation_put(e, party, id, args, 0, now, ch, err);
+    if (strcmp(op, "operation.delete") == 0)
+        return dc_operation_delete(e, party, id, now, ch, err);
+    if (strcmp(op, "operation.activate") == 0) {
+        const char *reason = NULL;
+        json_t *ov = args ? json_object_get(args, "override") : NULL;
+        if (args && !json_is_object(args)) {
+            seterr(err, DC_ERR_MALFORMED, "", "body must be a JSON object");
+            return DC_ERR_MALFORMED;
+        }
+        if (ov && !json_is_null(ov)) {
+            if (!json_is_object(ov)) {
+                seterr(err, DC_ERR_MALFORMED, "override", "must be an object");
+                return DC_ERR_MALFORMED;
+            }
+            if ((st = get_opt_string(ov, "reason", DC_MAX_NOTE, &reason, err)) != DC_OK) {
+                snprintf(err->field, sizeof err->field, "override.reason");
+                return st;
+            }
+            if (!reason || !reason[0]) {
+                seterr(err, DC_ERR_INVALID, "override.reason", "an override needs a reason");
+                return DC_ERR_INVALID;
+            }
+        }
+        return dc_operation_activate(e, party, id, reason, now, ch, err);
+    }
+    if (strcmp(op, "operation.end") == 0)
+        return dc_operation_end(e, party, id, now, ch, err);
+    if (strcmp(op, "operation.cancel") == 0)
+        return dc_operation_cancel(e, party, id, now, ch, err);
+    if (strcmp(op, "conflict.ack") == 0) {
+        const char *note = NULL;
+        if (args && !json_is_object(args)) {
+            seterr(err, DC_ERR_MALFORMED, "", "body must be a JSON object");
+            return DC_ERR_MALFORMED;
+        }
+        if ((st = get_opt_string(args, "note", DC_MAX_NOTE, &note, err)) != DC_OK)
+            return st;
+        return dc_conflict_ack(e, party, id, note, now, ch, err);
+    }
+    seterr(err, DC_ERR_MALFORMED, "op", "unknown operation");
+    return DC_ERR_MALFORMED;
+}
+
+/* ---- records and events ---- */
+
+static const char *change_name(dc_change_type t)
+{
+    switch (t) {
+    case DC_CH_OPENED: return "opened";
+    case DC_CH_CHANGED: return "changed";
+    case DC_CH_ACKED: return "acked";
+    case DC_CH_OVERRIDDEN: return "overridden";
+    case DC_CH_RESOLVED: return "resolved";
+    }
+    return "changed";
+}
+
+/* make_events turns the changes of record idx into per-party events,
+ * assigning seqs. Returns 0 or -1 (out of memory). emu held. */
+static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
+                       const json_t *args, store_pending *p)
+{
+    if (ch->n == 0)
+        return 0;
+    p->events = calloc(ch->n * 2, sizeof *p->events);
+    if (!p->events)
+        return -1;
+    char tbuf[DC_TIME_BUFLEN];
+    dc_time_format(now, tbuf);
+    for (size_t i = 0; i < ch->n; i++) {
+        const dc_change *c = &ch->v[i];
+        const char *side[2] = {NULL, NULL};
+        dc_conflict_sides(c->conflict, &side[0], &side[1]);
+        for (int k = 0; k < 2; k++) {
+            if (!side[k] || (k == 1 && side[0] && strcmp(side[0], side[1]) == 0))
+                continue;
+            party_slot *ps = party_find(s, side[k]);
+            if (!ps)
+                continue;
+            json_t *view = dc_conflict_view(s->e, c->conflict, side[k]);
+            json_t *ev = json_object();
+            if (!ev) {
+                json_decref(view);
+                return -1;
+            }
+            int64_t seq = ps->head_seq + 1;
+            json_object_set_new(ev, "seq", json_integer(seq));
+            json_object_set_new(ev, "type", json_string(change_name(c->type)));
+            json_object_set_new(ev, "time", json_string(tbuf));
+            json_object_set_new(ev, "record", json_integer(idx));
+            json_object_set_new(ev, "conflict", view ? view : json_null());
+            if (c->by_party)
+                json_object_set_new(ev, "by", json_string(c->by_party));
+            if (c->type == DC_CH_OVERRIDDEN && args) {
+                json_t *ov = json_object_get(args, "override");
+                json_t *reason = ov ? json_object_get(ov, "reason") : NULL;
+                if (json_is_string(reason))
+                    json_object_set(ev, "reason", reason);
+            }
+            char *body = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(ev);
+            if (!body)
+                return -1;
+            store_event *se = &p->events[p->nevents++];
+            snprintf(se->party, sizeof se->party, "%s", side[k]);
+            se->seq = seq;
+            se->body = body;
+            ps->head_seq = seq;
+        }
+    }
+    return 0;
+}
+
+/* record_content builds the canonical JSON of a record's inputs. */
+static char *record_content(const char *op, const char *party, const char *id,
+                            const json_t *args, const char *token_hex, dc_time now)
+{
+    json_t *r = json_object();
+    if (!r)
+        return NULL;
+    char tbuf[DC_TIME_BUFLEN];
+    json_object_set_new(r, "v", json_integer(1));
+    json_object_set_new(r, "t", json_integer(now));
+    json_object_set_new(r, "time", json_string(dc_time_format(now, tbuf)));
+    json_object_set_new(r, "op", json_string(op));
+    if (party)
+        json_object_set_new(r, "party", json_string(party));
+    if (id)
+        json_object_set_new(r, "id", json_string(id));
+    if (args)
+        json_object_set_new(r, "args", json_deep_copy(args));
+    if (token_hex)
+        json_object_set_new(r, "token_sha256", json_string(token_hex));
+    char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(r);
+    return text;
+}
+
+/* chain_record assigns the next index and chains content; emu held. */
+static store_pending *chain_record(svc *s, char *content)
+{
+    store_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        free(content);
+        return NULL;
+    }
+    p->idx = s->next_idx;
+    p->content = content;
+    memcpy(p->prev, s->tip, STORE_HASH_HEX);
+    store_record_hash(p->idx, p->prev, content, p->hash);
+    return p;
+}
+
+static void commit_tip(svc *s, store_pending *p)
+{
+    s->next_idx = p->idx + 1;
+    memcpy(s->tip, p->hash, STORE_HASH_HEX);
+}
+
+static void enqueue(svc *s, store_pending *p)
+{
+    pthread_mutex_lock(&s->qmu);
+    if (s->qtail)
+        s->qtail->next = p;
+    else
+        s->qhead = p;
+    s->qtail = p;
+    pthread_mutex_unlock(&s->qmu);
+}
+
+/* wait_durable returns once record idx is committed (0) or the log broke
+ * (-1). The first waiter to find no commit running commits the queue. */
+static int wait_durable(svc *s, int64_t idx)
+{
+    pthread_mutex_lock(&s->qmu);
+    while (s->durable_idx < idx && !s->broken) {
+        if (s->committing) {
+            pthread_cond_wait(&s->qcond, &s->qmu);
+            continue;
+        }
+        store_pending *batch = s->qhead;
+        s->qhead = s->qtail = NULL;
+        if (!batch) { /* cannot happen: idx was queued */
+            s->broken = 1;
+            break;
+        }
+        s->committing = 1;
+        pthread_mutex_unlock(&s->qmu);
+
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        char errbuf[256];
+        int rc = store_append(s->st, batch, errbuf, sizeof errbuf);
+        double secs = (double)mono_us(&t0) / 1e6;
+        int64_t last = 0;
+        int had_events = 0;
+        if (rc == 0) {
+            pthread_mutex_lock(&s->pmu);
+            for (store_pending *p = batch; p; p = p->next) {
+                last = p->idx;
+                for (size_t i = 0; i < p->nevents; i++) {
+                    party_slot *ps = party_find(s, p->events[i].party);
+                    if (ps && p->events[i].seq > ps->durable_seq)
+                        ps->durable_seq = p->events[i].seq;
+                    had_events = 1;
+                }
+            }
+            pthread_mutex_unlock(&s->pmu);
+        } else {
+            char q[300];
+            slog_error("log_commit_failed", "\"error\":\"%s\"", slog_quote(errbuf, q, sizeof q));
+        }
+        store_pending_free(batch);
+
+        pthread_mutex_lock(&s->qmu);
+        s->committing = 0;
+        if (rc != 0) {
+            s->broken = 1;
+        } else {
+            s->durable_idx = last;
+            s->commits++;
+            s->commit_sum += secs;
+            for (int i = 0; i < 8; i++)
+                if (secs <= commit_buckets[i])
+                    s->commit_le[i]++;
+        }
+        pthread_cond_broadcast(&s->qcond);
+        if (had_events && s->notify) {
+            void (*fn)(void *) = s->notify;
+            void *ctx = s->notify_ctx;
+            pthread_mutex_unlock(&s->qmu);
+            fn(ctx);
+            pthread_mutex_lock(&s->qmu);
+        }
+    }
+    int ok = s->durable_idx >= idx;
+    pthread_mutex_unlock(&s->qmu);
+    return ok ? 0 : -1;
+}
+
+/* log_changes queues a record for an applied input with its events.
+ * Returns the pending entry (owned by the queue) or NULL when out of
+ * memory. emu held. */
+static store_pending *log_record(svc *s, const char *op, const char *party, const char *id,
+                                 const json_t *args, const char *token_hex, dc_time now,
+                                 const dc_changes *ch)
+{
+    char *content = record_content(op, party, id, args, token_hex, now);
+    if (!content)
+        return NULL;
+    store_pending *p = chain_record(s, content);
+    if (!p)
+        return NULL;
+    if (make_events(s, ch, p->idx, now, args, p) != 0) {
+        store_pending_free(p);
+        return NULL;
+    }
+    commit_tip(s, p);
+    enqueue(s, p);
+    return p;
+}
+
+static void mark_broken(svc *s)
+{
+    pthread_mutex_lock(&s->qmu);
+    s->broken = 1;
+    pthread_mutex_unlock(&s->qmu);
+    slog_error("log_broken", "\"why\":\"a change could not be logged; writes refused\"");
+}
+
+static int is_broken(svc *s)
+{
+    pthread_mutex_lock(&s->qmu);
+    int b = s->broken;
+    pthread_mutex_unlock(&s->qmu);
+    return b;
+}
+
+/* advance_locked advances the engine to now, logging an "advance" record
+ * when that changed anything. Returns the record index or 0. emu held. */
+static int64_t advance_locked(svc *s, dc_time now)
+{
+    dc_changes ch;
+    dc_changes_init(&ch);
+    int64_t idx = 0;
+    if (dc_advance(s->e, now, &ch) == DC_OK && ch.n > 0) {
+        store_pending *p = log_record(s, "advance", NULL, NULL, NULL, NULL, now, &ch);
+        if (p)
+            idx = p->idx;
+        else
+            mark_broken(s); /* state changed but cannot be logged */
+    }
+    dc_changes_free(&ch);
+    return idx;
+}
+
+/* ---- the write path ---- */
+
+static int is_create(const char *op)
+{
+    return strcmp(op, "site.create") == 0 || strcmp(op, "operation.create") == 0 ||
+           strcmp(op, "party.add") == 0;
+}
+
+static json_t *opened_views(svc *s, const dc_changes *ch, const char *party)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < ch->n; i++) {
+        if (ch->v[i].type != DC_CH_OPENED)
+            continue;
+        int dup = 0;
+        for (size_t j = 0; j < i; j++)
+            if (ch->v[j].type == DC_CH_OPENED && ch->v[j].conflict == ch->v[i].conflict)
+                dup = 1;
+        json_t *v = dup ? NULL : dc_conflict_view(s->e, ch->v[i].conflict, party);
+        if (v)
+            json_array_append_new(arr, v);
+    }
+    return arr;
+}
+
+static const char *body_id(const json_t *args)
+{
+    json_t *v = args ? json_object_get(args, "id") : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
+                    const json_t *args, svc_result *res, dc_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (s->readonly) {
+        seterr(err, DC_ERR_STATE, "", "read-only");
+        return DC_ERR_STATE;
+    }
+    char token_hex[2 * crypto_hash_sha256_BYTES + 1];
+    const char *tokp = NULL;
+    if (strcmp(op, "party.add") == 0) {
+        unsigned char raw[32], h[crypto_hash_sha256_BYTES];
+        char rawhex[65];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(rawhex, sizeof rawhex, raw, sizeof raw);
+        snprintf(res->token, sizeof res->token, TOKEN_PREFIX "%s", rawhex);
+        crypto_hash_sha256(h, (const unsigned char *)res->token, strlen(res->token));
+        sodium_bin2hex(token_hex, sizeof token_hex, h, sizeof h);
+        sodium_memzero(raw, sizeof raw);
+        sodium_memzero(rawhex, sizeof rawhex);
+        tokp = token_hex;
+    }
+
+    pthread_mutex_lock(&s->emu);
+    if (is_broken(s)) {
+        pthread_mutex_unlock(&s->emu);
+        seterr(err, DC_ERR_NOMEM, "", "the log cannot be written; service degraded");
+        return DC_ERR_NOMEM;
+    }
+    dc_time now = clock_now(s);
+    int64_t adv_idx = advance_locked(s, now);
+    int unit_new = 0;
+    if (strcmp(op, "unit.put") == 0 && party && id) {
+        json_t *tmp = NULL;
+        dc_error e2 = {0};
+        unit_new = dc_unit_json(s->e, party, id, now, &tmp, &e2) == DC_ERR_NOTFOUND;
+        json_decref(tmp);
+        dc_error_clear(&e2);
+    }
+    dc_changes ch;
+    dc_changes_init(&ch);
+    size_t accepted = 0;
+    dc_status st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
+    int64_t idx = adv_idx;
+    if (st == DC_OK) {
+        store_pending *p = log_record(s, op, party, id, args, tokp, now, &ch);
+        if (!p) {
+            mark_broken(s);
+            st = DC_ERR_NOMEM;
+            seterr(err, DC_ERR_NOMEM, "", "out of memory writing the log");
+        } else {
+            idx = p->idx;
+            res->record = p->idx;
+            memcpy(res->hash, p->hash, STORE_HASH_HEX);
+            dc_time_format(now, res->time);
+            res->accepted = accepted;
+            res->http = is_create(op) || unit_new ? 201 : 200;
+            if (strstr(op, ".delete"))
+                res->http = 204;
+            if (party && strcmp(op, "conflict.ack") != 0 && strcmp(op, "sharing.set") != 0)
+                res->conflicts = opened_views(s, &ch, party);
+            const char *oid = id ? id : body_id(args);
+            json_t *obj = NULL;
+            dc_error e2 = {0};
+            if (oid && strncmp(op, "site.", 5) == 0 && res->http != 204)
+                dc_site_json(s->e, party, oid, &obj, &e2);
+            else if (oid && strncmp(op, "operation.", 10) == 0 && res->http != 204)
+                dc_operation_json(s->e, party, oid, &obj, &e2);
+            else if (oid && strcmp(op, "unit.put") == 0)
+                dc_unit_json(s->e, party, oid, now, &obj, &e2);
+            dc_error_clear(&e2);
+            res->object = obj;
+            if (strcmp(op, "conflict.ack") == 0) {
+                dc_conflict *c = dc_conflict_find(s->e, id);
+                res->conflict = c ? dc_conflict_view(s->e, c, party) : NULL;
+            }
+        }
+    }
+    dc_changes_free(&ch);
+    pthread_mutex_unlock(&s->emu);
+
+    if (idx > 0 && wait_durable(s, idx) != 0 && st == DC_OK) {
+        svc_result_free(res);
+        seterr(err, DC_ERR_NOMEM, "", "the log cannot be written");
+        return DC_ERR_NOMEM;
+    }
+    if (st != DC_OK)
+        sodium_memzero(res->token, sizeof res->token);
+    return st;
+}
+
+/* ---- reads ---- */
+
+dc_engine *svc_engine_lock(svc *s, dc_time *now)
+{
+    pthread_mutex_lock(&s->emu);
+    if (now)
+        *now = clock_now(s);
+    return s->e;
+}
+
+void svc_engine_unlock(svc *s)
+{
+    pthread_mutex_unlock(&s->emu);
+}
+
+int svc_auth(svc *s, const char *token, char party[40])
+{
+    if (!token || !token[0] || strlen(token) > 200)
+        return 0;
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
+    int found = 0;
+    pthread_mutex_lock(&s->pmu);
+    /* Compare against every party so the time does not depend on which. */
+    for (size_t i = 0; i < s->nparties; i++) {
+        int eq = s->parties[i].has_tok && sodium_memcmp(h, s->parties[i].tok, sizeof h) == 0;
+        if (eq && !found) {
+            snprintf(party, 40, "%s", s->parties[i].id);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&s->pmu);
+    sodium_memzero(h, sizeof h);
+    return found;
+}
+
+int64_t svc_events_head(svc *s, const char *party)
+{
+    int64_t head = 0;
+    pthread_mutex_lock(&s->pmu);
+    party_slot *p = party_find(s, party);
+    if (p)
+        head = p->durable_seq;
+    pthread_mutex_unlock(&s->pmu);
+    return head;
+}
+
+typedef struct {
+    store_event_fn fn;
+    void *ctx;
+    int64_t last;
+} read_ctx;
+
+static void read_cb(void *ctx, int64_t seq, const char *body)
+{
+    read_ctx *rc = ctx;
+    rc->last = seq;
+    rc->fn(rc->ctx, seq, body);
+}
+
+int svc_events_read(svc *s, const char *party, int64_t after, int limit, size_t max_bytes,
+                    store_event_fn fn, void *ctx)
+{
+    read_ctx rc = {fn, ctx, after};
+    int n = store_events_after(s->st, party, after, limit, max_bytes, read_cb, &rc);
+    pthread_mutex_lock(&s->pmu);
+    party_slot *p = party_find(s, party);
+    if (p && rc.last > p->delivered)
+        p->delivered = rc.last;
+    pthread_mutex_unlock(&s->pmu);
+    return n;
+}
+
+void svc_set_notify(svc *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->qmu);
+    s->notify = fn;
+    s->notify_ctx = ctx;
+    pthread_mutex_unlock(&s->qmu);
+}
+
+void svc_get_stats(svc *s, svc_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->emu);
+    dc_stats es;
+    dc_engine_stats(s->e, &es);
+    out->conflicts_open = es.conflicts_open;
+    out->records = s->next_idx - 1;
+    pthread_mutex_unlock(&s->emu);
+    pthread_mutex_lock(&s->pmu);
+    for (size_t i = 0; i < s->nparties; i++) {
+        out->events_total += s->parties[i].durable_seq;
+        if (s->parties[i].durable_seq > s->parties[i].delivered)
+            out->events_pending += s->parties[i].durable_seq - s->parties[i].delivered;
+    }
+    pthread_mutex_unlock(&s->pmu);
+    pthread_mutex_lock(&s->qmu);
+    out->commits = s->commits;
+    memcpy(out->commit_le, s->commit_le, sizeof out->commit_le);
+    out->commit_sum_s = s->commit_sum;
+    pthread_mutex_unlock(&s->qmu);
+}
+
+int64_t svc_record_count(svc *s)
+{
+    pthread_mutex_lock(&s->emu);
+    int64_t n = s->next_idx - 1;
+    pthread_mutex_unlock(&s->emu);
+    return n;
+}
+
+int svc_is_empty(svc *s)
+{
+    return svc_record_count(s) == 0;
+}
+
+void svc_clock_set(svc *s, dc_time t)
+{
+    pthread_mutex_lock(&s->emu);
+    s->realtime = 0;
+    s->base = t > s->last_now ? t : s->last_now;
+    s->last_now = s->base;
+    clock_gettime(CLOCK_MONOTONIC, &s->mono_base);
+    pthread_mutex_unlock(&s->emu);
+}
+
+/* ---- the clock thread ---- */
+
+static void *clock_main(void *arg)
+{
+    svc *s = arg;
+    pthread_mutex_lock(&s->cmu);
+    while (!s->clock_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s->ccond, &s->cmu, &ts);
+        if (s->clock_stop)
+            break;
+        pthread_mutex_unlock(&s->cmu);
+        pthread_mutex_lock(&s->emu);
+        int64_t idx = is_broken(s) ? 0 : advance_locked(s, clock_now(s));
+        pthread_mutex_unlock(&s->emu);
+        if (idx > 0)
+            wait_durable(s, idx);
+        pthread_mutex_lock(&s->cmu);
+    }
+    pthread_mutex_unlock(&s->cmu);
+    return NULL;
+}
+
+int svc_clock_start(svc *s)
+{
+    if (s->clock_running)
+        return 0;
+    s->clock_stop = 0;
+    if (pthread_create(&s->clock_thread, NULL, clock_main, s) != 0)
+        return -1;
+    s->clock_running = 1;
+    return 0;
+}
+
+void svc_clock_stop(svc *s)
+{
+    if (!s->clock_running)
+        return;
+    pthread_mutex_lock(&s->cmu);
+    s->clock_stop = 1;
+    pthread_cond_signal(&s->ccond);
+    pthread_mutex_unlock(&s->cmu);
+    pthread_join(s->clock_thread, NULL);
+    s->clock_running = 0;
+}
+
+/* ---- open and replay ---- */
+
+typedef struct {
+    svc *s;
+    int64_t expect_idx;
+    char prev[STORE_HASH_HEX];
+    dc_time last_t;
+    char *errbuf;
+    size_t errlen;
+} replay_ctx;
+
+static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash,
+                      const char *content)
+{
+    replay_ctx *rc = ctx;
+    svc *s = rc->s;
+    char want[STORE_HASH_HEX];
+    if (idx != rc->expect_idx) {
+        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": missing (found %" PRId64 " next)",
+                 rc->expect_idx, idx);
+        return 1;
+    }
+    if (strcmp(prev, rc->prev) != 0) {
+        snprintf(rc->errbuf, rc->errlen,
+                 "record %" PRId64 ": previous-hash does not match record %" PRId64, idx, idx - 1);
+        return 1;
+    }
+    store_record_hash(idx, prev, content, want);
+    if (strcmp(want, hash) != 0) {
+        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": content does not match its hash",
+                 idx);
+        return 1;
+    }
+    json_error_t jerr;
+    json_t *r = json_loads(content, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *jt = r ? json_object_get(r, "t") : NULL;
+    json_t *jop = r ? json_object_get(r, "op") : NULL;
+    if (!json_is_integer(jt) || !json_is_string(jop)) {
+        json_decref(r);
+        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": not a valid record", idx);
+        return 1;
+    }
+    dc_time t = json_integer_value(jt);
+    if (t < rc->last_t) {
+        json_decref(r);
+        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": time goes backwards", idx);
+        return 1;
+    }
+    const char *op = json_string_value(jop);
+    json_t *jp = json_object_get(r, "party"), *jid = json_object_get(r, "id");
+    json_t *jtok = json_object_get(r, "token_sha256");
+    const json_t *args = json_object_get(r, "args");
+
+    s->last_now = t;
+    s->next_idx = idx;
+    memcpy(s->tip, prev, STORE_HASH_HEX);
+    int is_advance = strcmp(op, "advance") == 0;
+    dc_changes pre;
+    dc_changes_init(&pre);
+    if (!is_advance)
+        dc_advance(s->e, t, &pre); /* as live: every write follows an advance to its time */
+    int pre_changed = pre.n > 0;
+    dc_changes_free(&pre);
+
+    dc_changes ch;
+    dc_changes_init(&ch);
+    dc_error err = {0};
+    size_t accepted = 0;
+    dc_status st = apply(s, op, json_string_value(jp), json_string_value(jid), args,
+                         json_string_value(jtok), t, &ch, &accepted, &err);
+    int rcode = 0;
+    if (pre_changed)
+        slog_warn("replay_diverges", "\"record\":%" PRId64
+                  ",\"why\":\"a time advance changed state without a record\"", idx);
+    if (st != DC_OK) {
+        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": replay rejected it: %s (%s)", idx,
+                 err.message, err.field);
+        rcode = 1;
+    } else {
+        store_pending p;
+        memset(&p, 0, sizeof p);
+        if (make_events(s, &ch, idx, t, args, &p) != 0) {
+            snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
+            rcode = 1;
+        }
+        for (size_t i = 0; i < p.nevents; i++) {
+            int d = store_events_check_one(s->st, p.events[i].party, p.events[i].seq,
+                                           p.events[i].body);
+            if (d != 0) {
+                s->replay_bad_events++;
+                if (!s->replay_first_bad[0])
+                    snprintf(s->replay_first_bad, sizeof s->replay_first_bad,
+                             "event %s/%" PRId64 " (record %" PRId64 ") differs from the replay",
+                             p.events[i].party, p.events[i].seq, idx);
+            }
+            free(p.events[i].body);
+        }
+        free(p.events);
+    }
+    dc_error_clear(&err);
+    dc_changes_free(&ch);
+    json_decref(r);
+    if (rcode)
+        return rcode;
+    memcpy(rc->prev, hash, STORE_HASH_HEX);
+    memcpy(s->tip, hash, STORE_HASH_HEX);
+    s->next_idx = idx + 1;
+    rc->last_t = t;
+    rc->expect_idx = idx + 1;
+    return 0;
+}
+
+static int64_t head_of(void *ctx, const char *party)
+{
+    svc *s = ctx;
+    party_slot *p = party_find(s, party);
+    return p ? p->head_seq : -1;
+}
+
+static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n)
+{
+    *out = NULL;
+    if (sodium_init() < 0) {
+        snprintf(errbuf, n, "libsodium failed to initialise");
+        return -1;
+    }
+    svc *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(errbuf, n, "out of memory");
+        return -1;
+    }
+    s->readonly = o->readonly;
+    pthread_mutex_init(&s->emu, NULL);
+    pthread_mutex_init(&s->pmu, NULL);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->qcond, NULL);
+    pthread_cond_init(&s->ccond, NULL);
+    s->next_idx = 1;
+    memcpy(s->tip, ZERO_HASH, STORE_HASH_HEX);
+    s->parties = calloc(DC_MAX_PARTIES, sizeof *s->parties);
+    s->e = dc_engine_new();
+    if (!s->parties || !s->e) {
+        snprintf(errbuf, n, "out of memory");
+        svc_close(s);
+        return -1;
+    }
+    if (store_open(o->data_dir, o->readonly, !o->readonly, &s->st, errbuf, n) != 0) {
+        svc_close(s);
+        return -1;
+    }
+    /* Replay: verify the chain, rebuild the engine, check (and unless
+     * readonly, repair) the events kept beside the log. */
+    replay_ctx rc = {s, 1, ZERO_HASH, DC_TIME_MIN, errbuf, n};
+    memcpy(rc.prev, ZERO_HASH, STORE_HASH_HEX);
+    s->replaying = 1;
+    if (store_events_begin_check(s->st, !o->readonly) != 0) {
+        snprintf(errbuf, n, "cannot check events");
+        svc_close(s);
+        return -1;
+    }
+    int r = store_each_record(s->st, replay_one, &rc, errbuf, n);
+    if (r != 0) {
+        if (!o->readonly)
+            store_events_end_check(s->st, head_of, s, NULL, 0); /* commit or nothing */
+        svc_close(s);
+        return -1;
+    }
+    char extra_msg[256];
+    int64_t extra = store_events_end_check(s->st, head_of, s, extra_msg, sizeof extra_msg);
+    s->replaying = 0;
+    if (extra < 0) {
+        snprintf(errbuf, n, "cannot check events");
+        svc_close(s);
+        return -1;
+    }
+    if (s->replay_bad_events > 0 || extra > 0) {
+        if (o->readonly) {
+            snprintf(errbuf, n, "%s", s->replay_bad_events ? s->replay_first_bad : extra_msg);
+            svc_close(s);
+            return -1;
+        }
+        slog_warn("events_rebuilt", "\"differing\":%" PRId64 ",\"extra\":%" PRId64,
+                  s->replay_bad_events, extra);
+    }
+    s->durable_idx = s->next_idx - 1;
+    for (size_t i = 0; i < s->nparties; i++)
+        s->parties[i].durable_seq = s->parties[i].head_seq;
+    /* The clock resumes from the later of --clock-start and the log. */
+    dc_time last = rc.last_t == DC_TIME_MIN ? 0 : rc.last_t;
+    s->last_now = last;
+    if (o->has_clock_start) {
+        s->realtime = 0;
+        s->base = o->clock_start > last ? o->clock_start : last;
+        clock_gettime(CLOCK_MONOTONIC, &s->mono_base);
+    } else {
+        s->realtime = 1;
+    }
+    *out = s;
+    return 0;
+}
+
+int svc_open(const svc_options *o, svc **out, char *errbuf, size_t n)
+{
+    return svc_open_impl(o, out, errbuf, n);
+}
+
+int svc_verify(const char *data_dir, int64_t *records, char *errbuf, size_t n)
+{
+    svc_options o = {0};
+    o.data_dir = data_dir;
+    o.readonly = 1;
+    svc *s = NULL;
+    *records = 0;
+    if (svc_open_impl(&o, &s, errbuf, n) != 0)
+        return -1;
+    *records = s->next_idx - 1;
+    svc_close(s);
+    return 0;
+}
+
+void svc_close(svc *s)
+{
+    if (!s)
+        return;
+    svc_clock_stop(s);
+    /* Flush anything still queued (nothing is, once writers returned). */
+    pthread_mutex_lock(&s->qmu);
+    store_pending *left = s->qhead;
+    s->qhead = s->qtail = NULL;
+    pthread_mutex_unlock(&s->qmu);
+    if (left && s->st) {
+        char eb[200];
+        store_append(s->st, left, eb, sizeof eb);
+    }
+    store_pending_free(left);
+    store_close(s->st);
+    dc_engine_free(s->e);
+    free(s->parties);
+    pthread_mutex_destroy(&s->emu);
+    pthread_mutex_destroy(&s->pmu);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_mutex_destroy(&s->cmu);
+    pthread_cond_destroy(&s->qcond);
+    pthread_cond_destroy(&s->ccond);
+    free(s);
+}
+
+/* ---- scenarios ---- */
+
+static json_t *without(const json_t *obj, const char *k1, const char *k2)
+{
+    json_t *c = json_copy((json_t *)obj);
+    if (c) {
+        json_object_del(c, k1);
+        if (k2)
+            json_object_del(c, k2);
+    }
+    return c;
+}
+
+static dc_status scen_err(dc_error *err, dc_status st, const char *section, size_t i)
+{
+    char f[sizeof err->field + 64];
+    snprintf(f, sizeof f, "%s[%zu]%s%.120s", section, i, err->field[0] ? "." : "", err->field);
+    f[sizeof err->field - 1] = 0;
+    memcpy(err->field, f, sizeof err->field);
+    return st;
+}
+
+static const char *owner_of(const json_t *item, const char *key)
+{
+    json_t *v = json_object_get(item, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+dc_status svc_load_scenario(svc *s, const json_t *sc, json_t **tokens, dc_error *err)
+{
+    *tokens = json_object();
+    if (!json_is_object(sc)) {
+        seterr(err, DC_ERR_MALFORMED, "", "a scenario is a JSON object");
+        return DC_ERR_MALFORMED;
+    }
+    json_t *clock = json_object_get(sc, "clock");
+    dc_time t;
+    if (!json_is_string(clock) || dc_time_parse(json_string_value(clock), &t) != 0) {
+        seterr(err, DC_ERR_MALFORMED, "clock", "must be an RFC 3339 time");
+        return DC_ERR_MALFORMED;
+    }
+    svc_clock_set(s, t);
+    svc_result res;
+    dc_status st;
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(sc, "parties"), i, item) {
+        if ((st = svc_write(s, "party.add", NULL, NULL, item, &res, err)) != DC_OK)
+            return scen_err(err, st, "parties", i);
+        json_object_set_new(*tokens, json_string_value(json_object_get(item, "id")),
+                            json_string(res.token));
+        svc_result_free(&res);
+    }
+    json_array_foreach(json_object_get(sc, "sharing"), i, item) {
+        const char *from = owner_of(item, "from"), *to = owner_of(item, "to");
+        if (!from || !to) {
+            seterr(err, DC_ERR_MALFORMED, "from", "from and to are required");
+            return scen_err(err, DC_ERR_MALFORMED, "sharing", i);
+        }
+        json_t *body = without(item, "from", "to");
+        st = svc_write(s, "sharing.set", from, to, body, &res, err);
+        json_decref(body);
+        svc_result_free(&res);
+        if (st != DC_OK)
+            return scen_err(err, st, "sharing", i);
+    }
+    static const struct {
+        const char *section, *op;
+        int id_in_url;
+    } steps[] = {{"sites", "site.create", 0}, {"units", "unit.put", 1},
+                 {"operations", "operation.create", 0}};
+    for (int k = 0; k < 3; k++) {
+        if (k == 2) {
+            /* positions before operations: group consecutive reports of
+             * one owner into batches. */
+            json_t *pos = json_object_get(sc, "positions");
+            size_t n = json_array_size(pos);
+            for (i = 0; i < n;) {
+                const char *owner = owner_of(json_array_get(pos, i), "owner");
+                if (!owner) {
+                    seterr(err, DC_ERR_MALFORMED, "owner", "required");
+                    return scen_err(err, DC_ERR_MALFORMED, "positions", i);
+                }
+                json_t *reports = json_array();
+                size_t j = i;
+                while (j < n && json_array_size(reports) < DC_MAX_BATCH) {
+                    const char *o2 = owner_of(json_array_get(pos, j), "owner");
+                    if (!o2 || strcmp(o2, owner) != 0)
+                        break;
+                    json_array_append_new(reports, without(json_array_get(pos, j), "owner", NULL));
+                    j++;
+                }
+                json_t *body = json_pack("{so}", "reports", reports);
+                st = svc_write(s, "positions", owner, NULL, body, &res, err);
+                json_decref(body);
+                svc_result_free(&res);
+                if (st != DC_OK)
+                    return scen_err(err, st, "positions", i);
+                i = j;
+            }
+        }
+        json_array_foreach(json_object_get(sc, steps[k].section), i, item) {
+            const char *owner = owner_of(item, "owner");
+            const char *id = owner_of(item, "id");
+            if (!owner || (steps[k].id_in_url && !id)) {
+                seterr(err, DC_ERR_MALFORMED, owner ? "id" : "owner", "required");
+                return scen_err(err, DC_ERR_MALFORMED, steps[k].section, i);
+            }
+            json_t *body = steps[k].id_in_url ? without(item, "owner", "id")
+                                              : without(item, "owner", NULL);
+            st = svc_write(s, steps[k].op, owner, steps[k].id_in_url ? id : NULL, body, &res,
+                           err);
+            json_decref(body);
+            svc_result_free(&res);
+            if (st != DC_OK)
+                return scen_err(err, st, steps[k].section, i);
+        }
+    }
+    return DC_OK;
+}
