@@ -211,16 +211,16 @@ function recompute() {
       };
       conflicts.set(key, c);
       opened.push(c);
-      for (const p of [f.a.owner, f.b.owner]) emit(p, { type: 'conflict.opened', conflict: view(c, p) });
+      for (const p of [f.a.owner, f.b.owner]) emit(p, { type: 'opened', conflict: view(c, p) });
     } else if (c.severity !== sev || Math.abs(c.distance_m - f.d) > 0.5) {
       c.severity = sev; c.distance_m = f.d;
-      for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'conflict.changed', conflict: view(c, p) });
+      for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'changed', conflict: view(c, p) });
     }
   }
   for (const c of conflicts.values()) {
     if (c.state === 'open' && !found.has(c.key)) {
       c.state = 'resolved'; c.resolved_at = iso(now());
-      for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'conflict.resolved', conflict: view(c, p) });
+      for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'resolved', conflict: view(c, p) });
     }
   }
   return opened;
@@ -280,17 +280,19 @@ const server = http.createServer(async (req, res) => {
       if (!c) return err(res, 404, 'not_found', 'no such conflict');
       if (c.a.owner !== me && c.b.owner !== me) return err(res, 403, 'forbidden', 'not a side');
       c.acks[me] = iso(now());
-      for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'conflict.acknowledged', by: me, conflict: view(c, p) });
-      return send(res, 200, { conflict: c.id, party: me, time: c.acks[me], record: { seq: 1000 + nextConflict, hash: randomBytes(8).toString('hex') } });
+      for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'acked', by: me, conflict: view(c, p) });
+      const rec = 1000 + events.get(me).length;
+      const hash = randomBytes(32).toString('hex');
+      return send(res, 200, { conflict: view(c, me), receipt: { conflict: c.id, party: me, time: c.acks[me], record: rec, hash }, record: rec, hash });
     }
     if (req.method === 'GET' && path === '/v1/units') {
-      return send(res, 200, { units: units.filter((u) => u.owner === me || shared(u.owner, me, 'units')) });
+      return send(res, 200, { units: units.filter((u) => u.owner === me || shared(u.owner, me, 'units')).map(({ owner, ...u }) => ({ ...u, party: owner })) });
     }
     if (req.method === 'GET' && path === '/v1/sites') {
-      return send(res, 200, { sites: sites.filter((s) => s.owner === me || s.disclose === 'all') });
+      return send(res, 200, { sites: sites.filter((s) => s.owner === me || s.disclose === 'all').map(({ owner, ...x }) => ({ ...x, party: owner })) });
     }
     if (req.method === 'GET' && path === '/v1/operations') {
-      return send(res, 200, { operations: operations.filter((o) => o.owner === me || shared(o.owner, me, 'operations')) });
+      return send(res, 200, { operations: operations.filter((o) => o.owner === me || shared(o.owner, me, 'operations')).map(({ owner, ...o }) => ({ ...o, party: owner })) });
     }
     if (req.method === 'POST' && (path === '/v1/check' || path === '/v1/operations')) {
       const body = await read_json(req);
@@ -318,10 +320,11 @@ const server = http.createServer(async (req, res) => {
         const blocking = [...conflicts.values()].filter((c) => c.state === 'open' && c.severity === 'critical' &&
           (c.a.obj === op || c.b.obj === op) && !(c.acks[c.a.owner] && c.acks[c.b.owner]));
         if (blocking.length && !(body.override && body.override.reason)) {
-          return send(res, 409, { error: { code: 'interlock', message: 'critical conflicts not acknowledged by both sides' }, conflicts: blocking.map((c) => view(c, me)) });
+          const list = blocking.map((c) => view(c, me));
+          return send(res, 409, { error: { code: 'interlock', message: 'critical conflicts not acknowledged by both sides', blocking: list }, blocking: list });
         }
         op.state = 'active';
-        for (const c of blocking) for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'conflict.overridden', by: me, reason: body.override.reason, conflict: view(c, p) });
+        for (const c of blocking) for (const p of [c.a.owner, c.b.owner]) emit(p, { type: 'overridden', by: me, reason: body.override.reason, conflict: view(c, p) });
       } else op.state = m[2] === 'end' ? 'ended' : 'cancelled';
       recompute();
       return send(res, 200, op);

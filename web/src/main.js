@@ -90,9 +90,6 @@ async function load_conflicts() {
       state.flash.set(key, now);
     }
   }
-  for (const [key, p] of prev) {
-    if (!next.some((c) => model_conflict_key(c) === key)) feed_add(`Resolved: ${p.id || key}`);
-  }
   state.conflicts = next;
   if (!state.me) infer_me();
 }
@@ -205,18 +202,32 @@ async function ack_conflict(c, button) {
   button.disabled = true;
   button.textContent = 'Acknowledging…';
   try {
-    const receipt = await state.api.ack(c.id);
-    const rec = receipt && (receipt.record ?? receipt.seq ?? receipt.log_seq ?? receipt.receipt?.record);
-    toast(`Acknowledged ${c.id}${rec !== undefined ? ` — log record ${typeof rec === 'object' ? JSON.stringify(rec) : rec}` : ''}`, 'good');
-    feed_add(`You acknowledged ${c.id}`);
+    const res = await state.api.ack(c.id);
+    const r = (res && (res.receipt || res)) || {};
+    let rec = r.record ?? res?.record;
+    let hash = r.hash ?? res?.hash;
+    if (rec && typeof rec === 'object') {
+      hash = hash ?? rec.hash;
+      rec = rec.seq ?? rec.index ?? rec.id;
+    }
+    const proof = rec !== undefined ? ` — receipt: log record ${rec}${hash ? `, hash ${String(hash).slice(0, 16)}…` : ''}` : '';
+    toast(`Acknowledged ${c.id}${proof}`, 'good');
   } catch (err) {
     toast(`Acknowledge failed: ${err.message}`, 'bad');
   }
   refresh_soon(false);
 }
 
-function obj_row(parts, actions) {
-  return el('li', null, el('div', { class: 'row' }, ...parts), actions || null);
+// obj_row is one listed object; clicking it (not its buttons) shows it on the map.
+function obj_row(parts, actions, shapes, id) {
+  const li = el('li', { 'data-id': id, class: shapes ? 'zoomable' : null, title: shapes ? 'Show on the map' : null },
+    el('div', { class: 'row' }, ...parts), actions || null);
+  if (shapes) {
+    li.addEventListener('click', (e) => {
+      if (!e.target.closest('button')) mapView.zoom_to(shapes);
+    });
+  }
+  return li;
 }
 
 function render_objects() {
@@ -234,7 +245,7 @@ function render_objects() {
       el('strong', { class: 'oid' }, o.id), ` ${o.kind || ''} `,
       el('span', { class: `badge state-${st}`, 'data-testid': 'op-state' }, st.toUpperCase()),
       w ? el('div', { class: 'sub' }, fmt_window(w)) : null,
-    ], acts);
+    ], acts, (o.volumes || []).map((v) => ({ geometry: v.geometry, radius_m: v.radius_m })), o.id);
   }) : [el('li', { class: 'hint' }, 'None.')]));
   $('unit-list').replaceChildren(...(state.units.length ? state.units.map((u) => {
     const owner = model_owner(u, me);
@@ -246,20 +257,40 @@ function render_objects() {
       el('strong', { class: 'oid' }, u.id), ` ${u.callsign || ''} · ${u.domain || ''} · `,
       p ? `reported ${fmt_age(age)} ago` : 'no position',
       stale ? el('span', { class: 'badge stale' }, 'STALE') : null,
-    ]);
+    ], null, p ? [{ geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, radius_m: Math.max(p.ce_m, 300) }] : null, u.id);
   }) : [el('li', { class: 'hint' }, 'None.')]));
   $('site-list').replaceChildren(...(state.sites.length ? state.sites.map((s) => {
     const owner = model_owner(s, me);
     return obj_row([
       owner !== me ? el('span', { class: 'badge shared' }, owner) : null, owner !== me ? ' ' : '',
       el('strong', { class: 'oid' }, s.id), ` ${s.name || ''} · ${s.category || ''}`,
-    ]);
+    ], null, s.geometry ? [{ geometry: s.geometry, radius_m: Math.max(s.radius_m || 0, 200) }] : null, s.id);
   }) : [el('li', { class: 'hint' }, 'None.')]));
 }
 
-function feed_add(text) {
+const EVENT_WORDS = {
+  opened: 'Opened', changed: 'Changed', acked: 'Acknowledged', acknowledged: 'Acknowledged',
+  overridden: 'Overridden', resolved: 'Resolved',
+};
+
+// event_text describes a stream event in one line for the live feed.
+function event_text(type, c, data) {
+  let t = EVENT_WORDS[type] || type;
+  if (c) {
+    t += ` ${c.id || ''}`;
+    if (c.severity) t += ` (${c.severity})`;
+    const o = c.other || {};
+    if (o.id) t += `: ${o.party || '?'} ${o.id} ↔ ${(c.mine && c.mine.id) || '?'}`;
+  }
+  if (data && data.by) t += ` — by ${data.by}`;
+  if (data && data.reason) t += ` — reason: ${data.reason}`;
+  return t;
+}
+
+function feed_add(text, time) {
   const f = $('feed');
-  f.prepend(el('li', null, el('time', null, fmt_time(clock_ms(), true).slice(11)), ' ', text));
+  const t = time && Number.isFinite(Date.parse(time)) ? Date.parse(time) : clock_ms();
+  f.prepend(el('li', null, el('time', null, fmt_time(t, true).slice(11)), ' ', text));
   while (f.children.length > 30) f.lastChild.remove();
 }
 
@@ -395,11 +426,11 @@ async function start(session) {
     onEvent: (ev) => {
       let data = null;
       try { data = JSON.parse(ev.data); } catch { /* not JSON: still a change */ }
-      const type = (data && (data.type || data.event || data.kind)) || ev.event;
+      const type = String((data && (data.type || data.event || data.kind)) || ev.event).replace(/^conflict\./, '');
       const c = data && (data.conflict || (data.id && data.severity ? data : null));
       document.body.dataset.lastEvent = ev.id || '';
-      if (type !== 'message' || c) feed_add(`${type}${c && c.id ? ` ${c.id}` : ''}${data && data.by ? ` by ${data.by}` : ''}`);
-      refresh_soon(!c || type !== 'conflict.acknowledged');
+      feed_add(event_text(type, c, data), data && data.time);
+      refresh_soon(!c || !/^ack/.test(type));
     },
   });
 }

@@ -83,9 +83,12 @@ function center_of(bounds) {
   return bounds ? bounds.getCenter() : null;
 }
 
+// label puts a permanent DOM text label beside a shape; the other side's
+// objects are labelled on the left so they do not hide the party's own.
 function label(layer, text, cls) {
+  const left = cls === 'lbl-other';
   layer.bindTooltip(text, {
-    permanent: true, direction: 'right', offset: [8, 0], className: `lbl ${cls || ''}`,
+    permanent: true, direction: left ? 'left' : 'right', offset: [left ? -8 : 8, 0], className: `lbl ${cls || ''}`,
   });
 }
 
@@ -196,13 +199,45 @@ export function map_create(el, { onSelectConflict }) {
   const Readout = L.Control.extend({
     onAdd() {
       const d = L.DomUtil.create('div', 'readout');
-      d.textContent = '—';
+      d.hidden = true;
       return d;
     },
   });
   const readout = new Readout({ position: 'bottomleft' }).addTo(map);
+
+  // Legend: what the colours and dashes mean, in words.
+  const Legend = L.Control.extend({
+    onAdd() {
+      const d = L.DomUtil.create('details', 'legend');
+      d.open = !window.matchMedia('(max-width: 1023px)').matches;
+      const sum = L.DomUtil.create('summary', '', d);
+      sum.textContent = 'Legend';
+      const items = [
+        ['line', COLORS.critical, 'Conflict: critical'],
+        ['line', COLORS.warning, 'Conflict: warning'],
+        ['dot', COLORS.own, 'My unit'],
+        ['dot', COLORS.shared, 'Shared unit'],
+        ['hollow', '#555', 'Stale position'],
+        ['area', COLORS.site, 'Protected site'],
+        ['dash', COLORS.own, 'My operation: planned'],
+        ['area', COLORS.active, 'My operation: active'],
+        ['area', COLORS.foreign, 'Other side'],
+        ['area', COLORS.draft, 'Draft'],
+      ];
+      for (const [kind, color, text] of items) {
+        const row = L.DomUtil.create('div', 'legend-row', d);
+        const sw = L.DomUtil.create('span', `sw sw-${kind}`, row);
+        sw.style.setProperty('--c', color);
+        row.append(document.createTextNode(text));
+      }
+      L.DomEvent.disableClickPropagation(d);
+      return d;
+    },
+  });
+  new Legend({ position: 'bottomleft' }).addTo(map);
   map.on('mousemove', (e) => {
     const { lat, lng } = e.latlng.wrap();
+    readout.getContainer().hidden = false;
     readout.getContainer().textContent =
       `${Math.abs(lat).toFixed(5)}°${lat >= 0 ? 'N' : 'S'} ${Math.abs(lng).toFixed(5)}°${lng >= 0 ? 'E' : 'W'}`;
   });
@@ -321,7 +356,7 @@ export function map_create(el, { onSelectConflict }) {
       for (const s of oshapes) {
         if (!seenOther.has(otherKey)) {
           const l = geo_layer(s.geometry, s.radius_m, {
-            color: COLORS.foreign, weight: 2, fillColor: COLORS.foreign, fillOpacity: 0.1, className: 'dc-other',
+            color: COLORS.foreign, weight: 2, fillColor: COLORS.foreign, fillOpacity: 0.06, className: 'dc-other',
           });
           if (l) {
             tag(l, { 'data-id': other.id || '', 'data-owner': other.party || '' });
@@ -392,5 +427,11 @@ export function map_create(el, { onSelectConflict }) {
     return true;
   }
 
-  return { map, render, select_conflict, groups };
+  // zoom_to shows shapes [{geometry, radius_m}] on the map.
+  function zoom_to(shapes) {
+    const b = shapes_bounds(shapes);
+    if (b) map.fitBounds(b, { padding: [60, 60], maxZoom: 15 });
+  }
+
+  return { map, render, select_conflict, zoom_to, groups };
 }
