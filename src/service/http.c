@@ -309,7 +309,7 @@ static enum MHD_Result respond_text(req *r, int code, const char *ctype, char *t
 
 static enum MHD_Result respond_json(req *r, int code, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(body);
     if (!text) {
         const char *oom = "{\"error\":{\"code\":\"unavailable\",\"message\":\"out of memory\","
@@ -675,6 +675,18 @@ static enum MHD_Result handle_stream(req *r, const char *party)
 
 /* ---- API handlers ---- */
 
+/* wrap_list returns {"name": [...]} from either the bare array or the
+ * already wrapped object an engine listing returns (takes list). */
+static json_t *wrap_list(json_t *list, const char *name)
+{
+    if (json_is_object(list) && json_is_array(json_object_get(list, name)))
+        return list;
+    if (json_is_array(list))
+        return json_pack("{s:o}", name, list);
+    json_decref(list);
+    return json_pack("{s:[]}", name);
+}
+
 static json_t *with_conflicts(json_t *obj, json_t *conflicts)
 {
     json_t *out = obj && json_is_object(obj) ? json_copy(obj) : json_object();
@@ -770,7 +782,7 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
             dc_engine *e = svc_engine_lock(h->s, NULL);
             json_t *list = dc_parties_json(e);
             svc_engine_unlock(h->s);
-            return respond_json(r, 200, json_pack("{s:o}", "parties", list ? list : json_array()));
+            return respond_json(r, 200, wrap_list(list, "parties"));
         }
         return respond_error(r, 401, "unauthorized", "bad token", "");
     }
@@ -785,7 +797,7 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         dc_engine *e = svc_engine_lock(h->s, NULL);
         json_t *list = dc_parties_json(e);
         svc_engine_unlock(h->s);
-        return respond_json(r, 200, json_pack("{s:o}", "parties", list ? list : json_array()));
+        return respond_json(r, 200, wrap_list(list, "parties"));
     }
     case R_SHARING: {
         json_t *body = parse_body(r, 1, &done, &failed);
@@ -811,7 +823,7 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
             dc_engine *e = svc_engine_lock(h->s, NULL);
             json_t *list = dc_sites_json(e, party);
             svc_engine_unlock(h->s);
-            return respond_json(r, 200, json_pack("{s:o}", "sites", list ? list : json_array()));
+            return respond_json(r, 200, wrap_list(list, "sites"));
         }
     case R_SITE:
         if (m == M_GET) {
@@ -828,7 +840,7 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         dc_engine *e = svc_engine_lock(h->s, &now);
         json_t *list = dc_units_json(e, party, now);
         svc_engine_unlock(h->s);
-        return respond_json(r, 200, json_pack("{s:o}", "units", list ? list : json_array()));
+        return respond_json(r, 200, wrap_list(list, "units"));
     }
     case R_UNIT:
         if (m == M_GET) {
@@ -862,7 +874,7 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
             json_t *list = dc_operations_json(e, party);
             svc_engine_unlock(h->s);
             return respond_json(r, 200,
-                                json_pack("{s:o}", "operations", list ? list : json_array()));
+                                wrap_list(list, "operations"));
         }
     case R_OPERATION:
         if (m == M_GET) {
@@ -910,7 +922,7 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         dc_engine *e = svc_engine_lock(h->s, NULL);
         json_t *list = dc_conflicts_json(e, party, state);
         svc_engine_unlock(h->s);
-        return respond_json(r, 200, json_pack("{s:o}", "conflicts", list ? list : json_array()));
+        return respond_json(r, 200, wrap_list(list, "conflicts"));
     }
     case R_CONFLICT: {
         dc_engine *e = svc_engine_lock(h->s, NULL);
@@ -1304,12 +1316,13 @@ int http_start(svc *s, const http_options *o, http_server **out, char *errbuf, s
         flags |= MHD_USE_IPv6;
     int threads = o->threads > 0 ? o->threads : 4;
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(o->idle_timeout_s > 0 ? o->idle_timeout_s : 60),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (!h->d) {
         snprintf(errbuf, n, "cannot listen on %s: %s", o->listen, strerror(errno));
         pthread_mutex_destroy(&h->wmu);

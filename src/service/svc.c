@@ -356,7 +356,7 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
                 if (json_is_string(reason))
                     json_object_set(ev, "reason", reason);
             }
-            char *body = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+            char *body = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
             json_decref(ev);
             if (!body)
                 return -1;
