@@ -36,6 +36,9 @@ deps-build:
 
 deps-test:
 	$(call install_pkgs,$(PKGS_TEST))
+	@command -v npm >/dev/null 2>&1 || { echo "installing: nodejs npm"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
 
 deps-bench:
 	$(call install_pkgs,$(PKGS_BENCH))
@@ -47,7 +50,7 @@ build: deps-build
 run: build
 	@scripts/run-demo.sh $(BUILD)/deconflict $(SCENARIO) $(LISTEN)
 
-test: deps-test
+test: deps-test deps-bench
 	@scripts/test-all.sh
 
 bench: deps-bench build
