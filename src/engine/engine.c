@@ -125,10 +125,16 @@ static const hmap *type_map(const dc_engine *e, int type)
 
 obj *engine_lookup(const dc_engine *e, int type, const party *p, const char *id)
 {
+    /* On the position-report hot path: build "PARTY/ID" without stdio. */
     char key[128];
-    if (!p || !id || strlen(id) > 64)
+    if (!p || !id)
         return NULL;
-    snprintf(key, sizeof key, "%s/%s", p->id, id);
+    size_t np = strlen(p->id), ni = strlen(id);
+    if (ni > 64 || np > 32)
+        return NULL;
+    memcpy(key, p->id, np);
+    key[np] = '/';
+    memcpy(key + np + 1, id, ni + 1);
     return hmap_get(type_map(e, type), key);
 }
 
