@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -663,6 +664,15 @@ static enum MHD_Result handle_stream(req *r, const char *party)
         free(s->out.buf);
         free(s);
         return respond_error(r, 503, "unavailable", "out of memory", "");
+    }
+    /* Keep the kernel's share of a stalled consumer small too: with a
+     * bounded send buffer a reader that stops reading blocks our sends,
+     * and MHD's idle timeout then closes the stream. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+        int sndbuf = HTTP_SSE_SNDBUF;
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     }
     pthread_mutex_lock(&r->h->mmu);
     r->h->streams_open++;

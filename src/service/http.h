@@ -35,6 +35,7 @@ void http_stop(http_server *h);
 #define HTTP_DEFAULT_EVENTS 100
 #define HTTP_EVENTS_MAX_BYTES (4u * 1024 * 1024)
 #define HTTP_SSE_BUFFER (256u * 1024)
+#define HTTP_SSE_SNDBUF (64 * 1024)
 #define HTTP_MAX_CONNECTIONS 1000
 
 #endif
