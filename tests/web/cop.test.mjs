@@ -91,8 +91,6 @@ test('RU signs in from its demo link and sees its four conflicts', async () => {
   assert.ok(severities.includes('critical'), 'some conflict is critical');
   assert.ok(await page.locator('#map path.dc-critical').count() >= 1, 'a critical conflict drawn in red on the map');
 
-  // The service clock is visible: the exercise runs on 2017-02-09.
-  await page.waitForFunction(() => document.getElementById('clock').textContent.startsWith('2017-02-09'), null, { timeout: 10000 });
   await shot(page, '01-ru-conflicts');
 
   // Selecting a conflict zooms the map to it.
@@ -101,6 +99,16 @@ test('RU signs in from its demo link and sees its four conflicts', async () => {
   await page.waitForFunction((before) => (document.querySelector('#map').dataset.selected || '') !== before, zoomBefore);
   await page.waitForTimeout(400);
   await shot(page, '02-ru-selected-school');
+});
+
+test("the header shows the service's clock (the exercise's, not the browser's)", async () => {
+  const page = pages.RU;
+  const clock = page.locator('#clock');
+  await page.waitForFunction(() => document.getElementById('clock').textContent.startsWith('2017-02-09'), null, { timeout: 10000 })
+    .catch(async () => assert.fail(`clock shows "${await clock.innerText()}", want the exercise clock 2017-02-09 (GET /healthz "clock")`));
+  const first = await clock.innerText();
+  await page.waitForTimeout(2100);
+  assert.notEqual(await clock.innerText(), first, 'the clock runs');
 });
 
 test("TR sees its conflict with strike-1 and RU's acknowledgement arrives live", async () => {
@@ -169,12 +177,47 @@ test('a draft drawn over a TR unit shows its conflict before it is filed', async
   assert.equal(await unitEntry.getAttribute('data-severity'), 'critical');
   await shot(page, '06-ru-draft-check');
 
-  // Nothing was filed by the check.
+  // A circle drawn over TR-COY-2 conflicts with it too.
+  await page.click('#tabbtn-objects');
+  await page.click('#unit-list li[data-id="TR-COY-2"]');
+  await page.waitForTimeout(500);
+  await page.click('#tabbtn-draft');
+  const unit2 = page.locator('#map path.dc-unit[data-id="TR-COY-2"]');
+  const b2 = await unit2.boundingBox();
+  await page.click('#draw-circle');
+  await page.mouse.click(b2.x + b2.width / 2 + 10, b2.y + b2.height / 2);
+  await page.mouse.click(b2.x + b2.width / 2 + 50, b2.y + b2.height / 2);
+  await page.waitForFunction(() => document.getElementById('draft-geom').textContent.startsWith('Circle'));
+  assert.ok(Number(await page.inputValue('#draft-form input[name="radius_m"]')) > 0, 'radius set from the rim click');
+  await page.fill('#draft-form input[name="id"]', 'ru-draft-circle-coy2');
+  await page.click('#draft-check');
+  await result.locator('li[data-testid="conflict"]', {
+    has: page.locator('[data-testid="other-object"]', { hasText: 'TR-COY-2' }),
+  }).waitFor({ timeout: 10000 });
+  await shot(page, '06b-ru-draft-circle-check');
+
+  // Back to the polygon over TR-COY-1 for the next test.
+  await page.click('#tabbtn-objects');
+  await page.click('#unit-list li[data-id="TR-COY-1"]');
+  await page.waitForTimeout(500);
+  await page.click('#tabbtn-draft');
+  const box1 = await unit.boundingBox();
+  await page.click('#draw-polygon');
+  const c1x = box1.x + box1.width / 2;
+  const c1y = box1.y + box1.height / 2;
+  for (const [dx, dy] of [[-d, -d], [d, -d], [d, d], [-d, d]]) {
+    await page.mouse.click(c1x + dx, c1y + dy);
+    await page.waitForTimeout(80);
+  }
+  await page.click('#draw-finish');
+  await page.fill('#draft-form input[name="id"]', 'ru-draft-over-coy1');
+
+  // Nothing was filed by the checks.
   const listed = await page.evaluate(async (token) => {
     const r = await fetch('/v1/operations', { headers: { Authorization: `Bearer ${token}` } });
     return (await r.json()).operations.map((o) => o.id);
   }, links.RU.token);
-  assert.ok(!listed.includes('ru-draft-over-coy1'), 'check stores nothing');
+  assert.ok(!listed.includes('ru-draft-over-coy1') && !listed.includes('ru-draft-circle-coy2'), 'check stores nothing');
 });
 
 test('filing the draft, the interlock refuses activation until overridden with a reason', async () => {

@@ -241,6 +241,7 @@ export function draft_create(ctx) {
       'data-count': String(conflicts.length),
     }, title);
     result.replaceChildren(summary, list);
+    summary.scrollIntoView({ block: 'start', behavior: 'smooth' });
   }
 
   function count_text(n) {

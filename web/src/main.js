@@ -12,7 +12,7 @@ import { el, conflict_item } from './panel.js';
 import { draft_create } from './draft.js';
 import {
   model_conflict_key, model_sort_conflicts, model_owner, model_unit_position,
-  model_age_s, fmt_age, fmt_time, fmt_window,
+  model_age_s, model_unit_stale, fmt_age, fmt_time, fmt_window,
 } from './model.js';
 import './app.css';
 
@@ -28,16 +28,31 @@ const state = {
   conflicts: [],
   selected: null,
   flash: new Map(),
-  clock: { serviceMs: NaN, atPerf: 0, fromService: false },
+  clock: { serviceMs: NaN, atPerf: 0, fromService: false, hintMs: NaN },
   stream: null,
   staleAfter: 600,
 };
 
+// clock_ms is the service's clock now, or null when the service has not
+// told it (the browser's own clock would be wrong in an exercise).
 function clock_ms() {
   if (Number.isFinite(state.clock.serviceMs)) {
     return state.clock.serviceMs + (performance.now() - state.clock.atPerf);
   }
-  return Date.now();
+  return null;
+}
+
+// clock_guess_ms is for defaults only (a draft's window): the service clock,
+// else the latest time the service has mentioned, else the browser's.
+function clock_guess_ms() {
+  const c = clock_ms();
+  if (c !== null) return c;
+  return Number.isFinite(state.clock.hintMs) ? state.clock.hintMs : Date.now();
+}
+
+function clock_hint(t) {
+  const ms = Date.parse(t);
+  if (Number.isFinite(ms) && !(ms <= state.clock.hintMs)) state.clock.hintMs = ms;
 }
 
 let toastTimer = null;
@@ -60,7 +75,7 @@ async function clock_refresh() {
     const h = await api_health();
     const t = Date.parse(h.data.clock || h.data.time || h.data.now);
     if (Number.isFinite(t)) {
-      state.clock = { serviceMs: t, atPerf: performance.now(), fromService: true };
+      state.clock = { ...state.clock, serviceMs: t, atPerf: performance.now(), fromService: true };
     }
     $('clock-box').classList.toggle('down', !h.ok);
   } catch {
@@ -71,7 +86,8 @@ async function clock_refresh() {
 
 function clock_tick() {
   const c = $('clock');
-  c.textContent = state.clock.fromService ? fmt_time(clock_ms(), true) : '—';
+  c.textContent = state.clock.fromService ? fmt_time(clock_ms(), true) : 'unknown';
+  c.title = state.clock.fromService ? '' : 'The service did not report its clock (GET /healthz)';
   c.dateTime = state.clock.fromService ? new Date(clock_ms()).toISOString() : '';
 }
 
@@ -91,6 +107,7 @@ async function load_conflicts() {
     }
   }
   state.conflicts = next;
+  for (const c of next) clock_hint(c.opened_at);
   if (!state.me) infer_me();
 }
 
@@ -250,12 +267,12 @@ function render_objects() {
   $('unit-list').replaceChildren(...(state.units.length ? state.units.map((u) => {
     const owner = model_owner(u, me);
     const p = model_unit_position(u);
-    const age = p ? model_age_s(p.time, clock) : null;
-    const stale = u.stale === true || (age !== null && age > (u.stale_after_s ?? state.staleAfter));
+    const age = p && clock !== null ? model_age_s(p.time, clock) : null;
+    const stale = model_unit_stale(u, age, state.staleAfter);
     return obj_row([
       owner !== me ? el('span', { class: 'badge shared' }, owner) : null, owner !== me ? ' ' : '',
       el('strong', { class: 'oid' }, u.id), ` ${u.callsign || ''} · ${u.domain || ''} · `,
-      p ? `reported ${fmt_age(age)} ago` : 'no position',
+      !p ? 'no position' : age !== null ? `reported ${fmt_age(age)} ago` : `reported ${fmt_time(p.time)}`,
       stale ? el('span', { class: 'badge stale' }, 'STALE') : null,
     ], null, p ? [{ geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, radius_m: Math.max(p.ce_m, 300) }] : null, u.id);
   }) : [el('li', { class: 'hint' }, 'None.')]));
@@ -289,7 +306,7 @@ function event_text(type, c, data) {
 
 function feed_add(text, time) {
   const f = $('feed');
-  const t = time && Number.isFinite(Date.parse(time)) ? Date.parse(time) : clock_ms();
+  const t = time && Number.isFinite(Date.parse(time)) ? Date.parse(time) : clock_guess_ms();
   f.prepend(el('li', null, el('time', null, fmt_time(t, true).slice(11)), ' ', text));
   while (f.children.length > 30) f.lastChild.remove();
 }
@@ -320,7 +337,7 @@ async function activate(id, reason) {
 
 function show_interlock(id, err) {
   const cs = blocking_conflicts(err.body);
-  $('interlock-msg').textContent = `${id} cannot go active: ${err.message}. ${cs.length} critical conflict${cs.length === 1 ? ' is' : 's are'} open and not acknowledged by both sides.`;
+  $('interlock-msg').textContent = `${id} cannot go active. The service says: ${err.message} Blocking conflict${cs.length === 1 ? '' : 's'}:`;
   $('interlock-list').replaceChildren(...cs.map((c) => conflict_item(c, state.me, { compact: true, partyName: party_name })));
   $('interlock-error').textContent = '';
   $('interlock-reason').value = '';
@@ -405,7 +422,7 @@ async function start(session) {
       map: mapView.map,
       api: { check: (op) => state.api.check(op), file_operation: (op) => state.api.file_operation(op) },
       get me() { return state.me; },
-      clockMs: clock_ms, partyName: party_name,
+      clockMs: clock_guess_ms, partyName: party_name,
       onFiled: () => refresh_soon(true), activate: (id) => activate(id), toast,
     });
   }
@@ -429,6 +446,7 @@ async function start(session) {
       const type = String((data && (data.type || data.event || data.kind)) || ev.event).replace(/^conflict\./, '');
       const c = data && (data.conflict || (data.id && data.severity ? data : null));
       document.body.dataset.lastEvent = ev.id || '';
+      if (data) clock_hint(data.time);
       feed_add(event_text(type, c, data), data && data.time);
       refresh_soon(!c || !/^ack/.test(type));
     },

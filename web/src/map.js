@@ -7,7 +7,7 @@ import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { feature, mesh } from 'topojson-client';
 import {
-  model_unit_position, model_owner, model_age_s, fmt_age, fmt_time,
+  model_unit_position, model_owner, model_age_s, model_unit_stale, fmt_age, fmt_time,
   fmt_distance, model_conflict_key,
 } from './model.js';
 
@@ -254,9 +254,8 @@ export function map_create(el, { onSelectConflict }) {
       if (!p) continue;
       const owner = model_owner(u, me);
       const own = owner === me;
-      const age = model_age_s(p.time, clockMs);
-      const staleAfter = u.stale_after_s ?? data.staleAfter ?? 600;
-      const stale = u.stale === true || (age !== null && age > staleAfter);
+      const age = clockMs === null ? null : model_age_s(p.time, clockMs);
+      const stale = model_unit_stale(u, age, data.staleAfter);
       const color = own ? COLORS.own : COLORS.shared;
       const g = own ? groups.ownUnits : groups.sharedUnits;
       if (p.ce_m > 0) {
@@ -272,7 +271,7 @@ export function map_create(el, { onSelectConflict }) {
       });
       tag(m, { 'data-id': u.id, 'data-owner': owner });
       const who = own ? '' : `${owner} `;
-      label(m, `${who}${u.id}${stale ? ` · STALE ${fmt_age(age)}` : ''}`, stale ? 'lbl-stale' : own ? 'lbl-own' : 'lbl-shared');
+      label(m, `${who}${u.id}${stale ? ` · STALE${age !== null ? ` ${fmt_age(age)}` : ''}` : ''}`, stale ? 'lbl-stale' : own ? 'lbl-own' : 'lbl-shared');
       m.bindPopup(() => {
         const d = document.createElement('div');
         const rows = [
@@ -280,7 +279,7 @@ export function map_create(el, { onSelectConflict }) {
           ['Callsign', u.callsign || '—'],
           ['Domain', u.domain || '—'],
           ['Reported', fmt_time(p.time, true)],
-          ['Age', `${fmt_age(age)}${stale ? ' (stale)' : ''}`],
+          ['Age', `${age !== null ? fmt_age(age) : '?'}${stale ? ' (stale)' : ''}`],
           ['Circular error', fmt_distance(p.ce_m)],
         ];
         if (p.alt_m !== null) rows.push(['Altitude', `${p.alt_m} m`]);

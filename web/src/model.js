@@ -34,6 +34,13 @@ export function model_age_s(time, clockMs) {
   return (clockMs - t) / 1000;
 }
 
+// model_unit_stale: the service's own verdict when it gives one (it knows
+// the owner's stale_after_s and its clock), else age against staleAfter.
+export function model_unit_stale(u, age_s, staleAfter) {
+  if (typeof u.stale === 'boolean') return u.stale;
+  return age_s !== null && age_s !== undefined && age_s > (u.stale_after_s ?? staleAfter ?? 600);
+}
+
 // fmt_age renders a duration in seconds compactly: "45 s", "12 min", "16 h 5 min", "3 d".
 export function fmt_age(s) {
   if (s === null || s === undefined || !Number.isFinite(s)) return '?';
