@@ -247,9 +247,10 @@ test('the page works on a tablet and signs in with a typed token', async () => {
   await page.goto(`${BASE}/`);
   await page.locator('#signin').waitFor({ state: 'visible' });
   await page.fill('#signin-token', links.OCHA.token);
-  await page.fill('#signin-party', 'OCHA');
+  // No party id typed: the page works out who it is from the service's answers.
   await page.click('#signin-form button[type="submit"]');
   await page.waitForSelector('body[data-ready="yes"]', { timeout: 20000 });
+  assert.equal(await page.locator('[data-testid="party-id"]').innerText(), 'OCHA');
   for (const id of ['school-1', 'hosp-1']) {
     await entry_about(page, 'strike-1').first().waitFor({ timeout: 10000 });
     assert.ok(await page.locator('#conflict-list [data-testid="mine-object"]', { hasText: id }).count() >= 1, `OCHA sees ${id}`);

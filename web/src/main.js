@@ -143,6 +143,10 @@ function infer_me() {
       return;
     }
   }
+  // No conflicts yet: if every listed object has one owner, that is us.
+  const owners = new Set([...state.units, ...state.sites, ...state.operations]
+    .map((o) => o.owner || o.party).filter(Boolean));
+  if (owners.size === 1) state.me = [...owners][0];
 }
 
 let refreshTimer = null;
@@ -427,6 +431,10 @@ async function start(session) {
     });
   }
   await Promise.all([load_objects(), load_parties()]);
+  if (!state.me) {
+    infer_me();
+    auth_save({ party: state.me, token: session.token });
+  }
   render();
   document.body.dataset.ready = 'yes';
 
