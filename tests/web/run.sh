@@ -78,4 +78,4 @@ fi
 
 DC_WEB_BASE="http://127.0.0.1:$PORT" DC_WEB_SERVER_LOG="$LOG" DC_CHROMIUM="$CHROMIUM" \
   DC_WEB_ARTIFACTS="$ROOT/test-artifacts/web" \
-  node --test tests/web/cop.test.mjs
+  node --test tests/web/unit.test.mjs tests/web/cop.test.mjs
