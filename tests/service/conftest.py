@@ -122,6 +122,14 @@ def server(tmp_path):
     yield s
     rc = s.stop()
     assert rc == 0, s.stderr()[-3000:]
+    assert_clean(s)
+
+
+def assert_clean(s):
+    """No sanitizer report in the server's stderr."""
+    err = s.stderr()
+    for marker in ("runtime error:", "AddressSanitizer", "LeakSanitizer"):
+        assert marker not in err, err[err.find(marker) - 200:][:3000]
 
 
 @pytest.fixture

@@ -10,16 +10,17 @@ import requests
 from conftest import LAT, LON, SLOW, Server, op_body, report
 
 
+_ms = [0]
+
+
 def prepare(server):
+    _ms[0] = 0  # a fresh server: the first report goes inside (odd), opening a conflict
     A = server.add_party("A")
     B = server.add_party("B")
     assert server.req("PUT", "/v1/units/bu", token=B,
                       body={"callsign": "Blue", "domain": "ground"}).status_code in (200, 201)
     assert server.req("POST", "/v1/operations", token=A, body=op_body("op1")).status_code == 201
     return A, B
-
-
-_ms = [0]
 
 
 def flip(server, tok, n):
