@@ -277,7 +277,7 @@ function render_objects() {
       owner !== me ? el('span', { class: 'badge shared' }, owner) : null, owner !== me ? ' ' : '',
       el('strong', { class: 'oid' }, u.id), ` ${u.callsign || ''} · ${u.domain || ''} · `,
       !p ? 'no position' : age !== null ? `reported ${fmt_age(age)} ago` : `reported ${fmt_time(p.time)}`,
-      stale ? el('span', { class: 'badge stale' }, 'STALE') : null,
+      stale ? ' ' : null, stale ? el('span', { class: 'badge stale' }, 'STALE') : null,
     ], null, p ? [{ geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, radius_m: Math.max(p.ce_m, 300) }] : null, u.id);
   }) : [el('li', { class: 'hint' }, 'None.')]));
   $('site-list').replaceChildren(...(state.sites.length ? state.sites.map((s) => {
