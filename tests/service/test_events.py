@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from conftest import LAT, LON, SLOW, Server, op_body, report
+from conftest import LAT, LON, SLOW, Server, assert_clean, op_body, report
 
 
 _ms = [0]
@@ -208,3 +208,27 @@ def test_stalled_consumer(tmp_path):
         c.close()
     finally:
         assert s.stop() == 0
+
+
+def test_shutdown_with_parked_consumers(tmp_path):
+    s = Server(str(tmp_path / "d")).start()
+    A, B = prepare(s)
+    results = []
+
+    def poll():
+        try:
+            results.append(s.req("GET", "/v1/events?after=0&wait=30", token=B).status_code)
+        except requests.RequestException as e:
+            results.append(str(e))
+
+    th = threading.Thread(target=poll)
+    th.start()
+    c = SSE(s, B)
+    time.sleep(0.5)
+    t0 = time.time()
+    assert s.stop() == 0
+    assert time.time() - t0 < 10
+    th.join(10)
+    assert results == [200], results
+    c.close()
+    assert_clean(s)
