@@ -178,6 +178,8 @@ typedef struct {
     int route;
     int code;
     int64_t t0;
+    char party[40]; /* authenticated party, for the log line */
+    char method[8];
     /* long poll */
     int lp_started;
     int64_t lp_after;
@@ -796,6 +798,7 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         }
         return respond_error(r, 401, "unauthorized", "bad token", "");
     }
+    snprintf(r->party, sizeof r->party, "%s", party);
     const char *id = pp->n >= 3 ? pp->seg[2] : NULL;
     dc_time now;
     json_t *out = NULL;
@@ -1180,6 +1183,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     path_parts pp;
     r->route = route_of(url, &pp);
+    snprintf(r->method, sizeof r->method, "%.7s", method);
     if (r->too_large == 1)
         return respond_error(r, 413, "too_large", "request body over 16 MiB", "");
     if (r->too_large == 2)
@@ -1232,9 +1236,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         h->lat_sum += secs;
     }
     pthread_mutex_unlock(&h->mmu);
-    if (r->route != R_HEALTHZ && r->route != R_METRICS && r->route != R_STATIC)
-        slog_info("request", "\"route\":\"%s\",\"code\":%d,\"ms\":%.2f", route_names[r->route],
-                  r->code, secs * 1000);
+    if (r->route != R_HEALTHZ && r->route != R_METRICS && r->route != R_STATIC) {
+        char qm[20];
+        slog_info("request", "\"method\":\"%s\",\"route\":\"%s\",\"party\":\"%s\",\"code\":%d,"
+                  "\"ms\":%.2f",
+                  slog_quote(r->method, qm, sizeof qm), route_names[r->route], r->party, r->code,
+                  secs * 1000);
+    }
     free(r->body);
     free(r);
     *con_cls = NULL;
