@@ -835,7 +835,8 @@ static dc_status reconcile(dc_engine *e, obj *x, dc_time now, int reset_acks, dc
     }
     for (size_t i = 0; i < cs.n; i++)
         eval_pair(x, cs.v[i].o, now, &cs.v[i].ev);
-    qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+    if (cs.n > 1) /* qsort(NULL, 0, ...) is undefined behaviour */
+        qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
     for (size_t i = 0; i < cs.n; i++) {
         obj *y = cs.v[i].o;
         dc_conflict *c = NULL;
@@ -1423,7 +1424,8 @@ dc_status dc_check(dc_engine *e, const char *party_id, const json_t *body, dc_ti
     if (!cs.oom && tmp.h.key) {
         for (size_t i = 0; i < cs.n; i++)
             eval_pair(&tmp.h, cs.v[i].o, now, &cs.v[i].ev);
-        qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+        if (cs.n > 1)
+            qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
         for (size_t i = 0; i < cs.n; i++) {
             const eval_t *ev = &cs.v[i].ev;
             if (!ev->hit)

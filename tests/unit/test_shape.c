@@ -769,8 +769,11 @@ static void check_sep(const tshape *a, const tshape *b, const char *what)
     if (err / tol > sep_worst)
         sep_worst = err / tol;
     if (!(err <= tol)) {
-        char *ja = json_dumps(tshape_json(a, 0), JSON_COMPACT | JSON_REAL_PRECISION(12));
-        char *jb = json_dumps(tshape_json(b, 0), JSON_COMPACT | JSON_REAL_PRECISION(12));
+        json_t *xa = tshape_json(a, 0), *xb = tshape_json(b, 0);
+        char *ja = json_dumps(xa, JSON_COMPACT | JSON_REAL_PRECISION(12));
+        char *jb = json_dumps(xb, JSON_COMPACT | JSON_REAL_PRECISION(12));
+        json_decref(xa);
+        json_decref(xb);
         if (sep_fail++ < 10)
             TL_FAIL_("%s: separation %.6f / %.6f, reference %.6f (tol %.3g)\n  a = %s r=%g\n"
                      "  b = %s r=%g",
@@ -824,6 +827,7 @@ TEST(sep_designed)
     check_sep(&a, &c, "point off a corner");
     make_disc(&a, 37.5, 36.3805, 100);
     check_sep(&a, &c, "disc straddling an edge");
+    tshape_free(&c);
     /* polygon - polygon: a plus sign, edges crossing, no vertex inside */
     make_rect(&a, 37.40, 36.395, 37.60, 36.405);
     make_rect(&b, 37.495, 36.30, 37.505, 36.50);
