@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# bench.sh: `make bench` (and, with BENCH_SMOKE=1, the smoke run inside
+# `make test`). Starts PostgreSQL+PostGIS and Redis on loopback in
+# temporary directories, the deconflict service when it is built, runs
+# every contender on the same seeded workload (bench/README), prints a
+# table and writes bench/results/latest.json (smoke: bench/results/smoke.json).
+# Fails loudly when a contender fails or disagrees with the engine's counts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SMOKE=${BENCH_SMOKE:-0}
+SEED=${BENCH_SEED:-20170209}
+BUILD=${BENCH_BUILD:-build}
+JOBS=${JOBS:-2}
+PY=/usr/bin/python3
+SM=(); [ "$SMOKE" = 1 ] && SM=(--smoke)
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+fail() { printf '[bench] FAIL: %s\n' "$*" >&2; exit 1; }
+
+# Build (the Makefile builds first; this makes the script usable alone).
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j "$JOBS" >/dev/null || fail "build failed"
+for b in bench_engine dc_pgbench dc_redisbench; do
+  [ -x "$BUILD/$b" ] || fail "$BUILD/$b was not built (libpq-dev installed?)"
+done
+
+WORK=$(mktemp -d /tmp/dc-bench.XXXXXX)
+chmod 755 "$WORK"
+PGDATA=$WORK/pg; RDIR=$WORK/redis; OUT=$WORK/out
+mkdir -p "$OUT" "$RDIR"
+PGBIN=/usr/lib/postgresql/15/bin
+PG_STARTED=0; REDIS_PID=""; SVC_PID=""
+cleanup() {
+  set +e
+  [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null && wait "$SVC_PID" 2>/dev/null
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+  [ "$PG_STARTED" = 1 ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# PostgreSQL refuses to run as root: run its tools as the postgres user.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# ---- in-process engine (also writes the expected counts) ----
+say "deconflict in-process (engine API, one core)"
+"$BUILD/bench_engine" "${SM[@]}" --seed "$SEED" --out "$OUT" --replay-cap "${BENCH_REPLAY_CAP:-45}" \
+  --scale-steps "${BENCH_SCALE_STEPS:-$([ "$SMOKE" = 1 ] && echo 2 || echo 3)}" >"$OUT/engine.json" \
+  || fail "bench_engine failed"
+
+# ---- PostgreSQL + PostGIS ----
+PGPORT=$(free_port)
+mkdir -p "$PGDATA"; [ "$(id -u)" = 0 ] && chown postgres "$PGDATA" "$WORK"
+as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --no-sync >/dev/null \
+  || fail "initdb failed"
+cat >>"$PGDATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$WORK'
+shared_buffers = '2GB'
+work_mem = '64MB'
+maintenance_work_mem = '1GB'
+effective_cache_size = '8GB'
+max_wal_size = '8GB'
+checkpoint_timeout = '30min'
+random_page_cost = 1.1
+jit = off
+CONF
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/pg.log" -w -t 60 start >/dev/null \
+  || { cat "$WORK/pg.log" >&2; fail "PostgreSQL did not start"; }
+PG_STARTED=1
+CONN="host=127.0.0.1 port=$PGPORT user=postgres dbname=postgres"
+PGCAP=${BENCH_PG_CAP:-150}
+say "PostGIS $(as_pg psql -h 127.0.0.1 -p "$PGPORT" -U postgres -Atc 'select version()' | cut -d' ' -f1-2) on port $PGPORT"
+"$BUILD/dc_pgbench" "$CONN" "${SM[@]}" --seed "$SEED" --expect "$OUT" --cap "$PGCAP" --conns 2 \
+  >"$OUT/pg.json" || fail "PostGIS contender failed"
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null; PG_STARTED=0
+
+# ---- Redis GEO ----
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$RDIR" --save '' --appendonly no \
+  --daemonize no --loglevel warning >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+for i in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$RPORT" ping >/dev/null 2>&1 || fail "Redis did not start"
+say "Redis $(redis-server --version | awk '{print $3}') on port $RPORT"
+"$BUILD/dc_redisbench" 127.0.0.1 "$RPORT" "${SM[@]}" --seed "$SEED" --expect "$OUT" \
+  >"$OUT/redis.json" || fail "Redis contender failed"
+kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""
+
+# ---- deconflict over HTTP ----
+HTTP_JSON=$OUT/http.json; echo '{}' >"$HTTP_JSON"
+if [ -x "$BUILD/dc_loadclient" ] && [ -f "$BUILD/libdcservice.a" ] && [ -f src/service/http.c ]; then
+  SPORT=$(free_port)
+  export DECONFLICT_ADMIN_TOKEN=bench-admin-$RANDOM$RANDOM
+  "$BUILD/deconflict" serve --data "$WORK/data" --listen "127.0.0.1:$SPORT" \
+    --clock-start 2017-02-09T04:00:00Z >"$WORK/svc.log" 2>&1 &
+  SVC_PID=$!
+  for i in $(seq 100); do curl -sf "http://127.0.0.1:$SPORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$SPORT/healthz" >/dev/null 2>&1 || { tail "$WORK/svc.log" >&2; fail "service did not start"; }
+  say "deconflict service on port $SPORT"
+  "$BUILD/dc_loadclient" 127.0.0.1 "$SPORT" "${SM[@]}" --seed "$SEED" --expect "$OUT" --conns 2 \
+    >"$HTTP_JSON" || { tail -20 "$WORK/svc.log" >&2; fail "HTTP contender failed"; }
+  kill "$SVC_PID"; wait "$SVC_PID" 2>/dev/null || true; SVC_PID=""
+else
+  say "deconflict service not built: HTTP contender skipped"
+fi
+
+# ---- results ----
+mkdir -p bench/results
+NAME=latest.json; [ "$SMOKE" = 1 ] && NAME=smoke.json
+$PY scripts/bench_report.py "$OUT" "bench/results/$NAME" "$SMOKE"

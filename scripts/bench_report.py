@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""bench_report: merge the contenders' JSON outputs (bench.sh's OUT dir)
+into one results file, print the table, and check the targets.
+
+usage: bench_report.py OUT_DIR RESULT_JSON SMOKE(0|1)
+Exits 1 when a contender's counts disagree with the engine or a required
+figure is missing; missed performance targets are reported, not fatal."""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+out, dest, smoke = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+
+
+def load(name):
+    p = os.path.join(out, name)
+    if not os.path.exists(p) or os.path.getsize(p) == 0:
+        return {}
+    with open(p) as f:
+        return json.loads(f.read().strip() or "{}")
+
+
+eng, pg, rd, http = load("engine.json"), load("pg.json"), load("redis.json"), load("http.json")
+
+
+def machine():
+    cpu = "unknown"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal"):
+            mem = int(line.split()[1]) // 1024
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_mb": mem,
+        "kernel": platform.release(),
+        "os": "Debian " + open("/etc/debian_version").read().strip(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "load_average_at_end": os.getloadavg()[0],
+    }
+
+
+r = {}
+r.update(eng)
+r.update(pg)
+r.update(rd)
+r.update(http)
+r.setdefault("ingest_http_per_s", None)
+ip, pgr = r.get("ingest_inprocess_per_s"), r.get("postgis_ingest_per_s")
+r["ratio_vs_postgis_inprocess"] = round(ip / pgr, 1) if ip and pgr else None
+r["ratio_vs_postgis_http"] = (
+    round(r["ingest_http_per_s"] / pgr, 1) if r.get("ingest_http_per_s") and pgr else None)
+r["machine"] = machine()
+r["smoke"] = smoke
+
+errors = []
+for k in ["ingest_inprocess_per_s", "postgis_ingest_per_s", "redis_ingest_per_s", "submit_p99_ms",
+          "postgis_submit_p99_ms", "bytes_per_unit", "replay_records_per_s"]:
+    if r.get(k) is None:
+        errors.append("missing figure: " + k)
+if pg and not pg.get("postgis_counts_ok"):
+    errors.append("PostGIS counts disagree with the engine")
+if rd and not rd.get("redis_counts_ok"):
+    errors.append("Redis found fewer conflicts than the engine")
+if http and http.get("http_counts_ok") is False:
+    errors.append("HTTP counts disagree with the engine")
+
+scale = r.get("scale") or []
+flat = r.get("scale_report_cost_ratio")
+targets = [
+    ("ingest, in-process (reports/s, one core)", r.get("ingest_inprocess_per_s"), ">=", 2e6),
+    ("ingest, over HTTP (reports/s)", r.get("ingest_http_per_s"), ">=", 3e5),
+    ("advantage over PostGIS, in-process", r.get("ratio_vs_postgis_inprocess"), ">=", 100),
+    ("advantage over PostGIS, over HTTP", r.get("ratio_vs_postgis_http"), ">=", 20),
+    ("submit p99 (ms)", r.get("submit_p99_ms"), "<=", 2),
+    ("memory (bytes per unit)", r.get("bytes_per_unit"), "<=", 200),
+    ("replay (records/s)", r.get("replay_records_per_s"), ">=", 1e6),
+    ("report cost, largest/smallest scale step", flat, "<=", 1.5),
+]
+r["targets"] = {}
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and v < 100:
+        return "%.3g" % v
+    return "{:,.0f}".format(v)
+
+
+lines = []
+lines.append("| measure | deconflict | target | met |")
+lines.append("|---|---|---|---|")
+for name, v, op, t in targets:
+    met = None if v is None else (v >= t if op == ">=" else v <= t)
+    r["targets"][name] = {"value": v, "target": op + " " + fmt(t), "met": met}
+    lines.append("| %s | %s | %s %s | %s |" % (name, fmt(v), op, fmt(t),
+                                               "n/a" if met is None else ("yes" if met else "NO")))
+lines.append("")
+lines.append("| contender | ingest reports/s | submit p50 / p99 ms | conflicts found (engine) |")
+lines.append("|---|---|---|---|")
+lines.append("| deconflict in-process (1 core) | %s | %s / %s | A %s, B %s |" % (
+    fmt(r.get("ingest_inprocess_per_s")), fmt(r.get("submit_p50_ms")), fmt(r.get("submit_p99_ms")),
+    fmt(r.get("ingest_hits")), fmt(r.get("submit_conflicts_opened"))))
+lines.append("| deconflict HTTP (2 conns, batches of 1,000) | %s | %s / %s | %s |" % (
+    fmt(r.get("ingest_http_per_s")), fmt(r.get("http_submit_p50_ms")),
+    fmt(r.get("http_submit_p99_ms")), r.get("http_note", "")))
+lines.append("| PostGIS 15/3.3 (2 conns) | %s | %s / %s | A %s (%s), B %s (%s) |" % (
+    fmt(r.get("postgis_ingest_per_s")), fmt(r.get("postgis_submit_p50_ms")),
+    fmt(r.get("postgis_submit_p99_ms")), fmt(r.get("postgis_ingest_hits")),
+    fmt(r.get("engine_ingest_hits_same_batches")), fmt(r.get("postgis_submit_found")),
+    fmt(r.get("engine_submit_opened"))))
+lines.append("| Redis 7 GEO (1 pipelined conn; looser check) | %s | n/a | A %s (%s) |" % (
+    fmt(r.get("redis_ingest_per_s")), fmt(r.get("redis_hits")), fmt(r.get("engine_hits"))))
+if scale:
+    lines.append("")
+    lines.append("| scale step: units / sites / operations (side km) | ns per report | hits per report | submit mean / p99 ms |")
+    lines.append("|---|---|---|---|")
+    for s in scale:
+        lines.append("| %d / %d / %d (%.0f) | %.0f | %.2f | %.2f / %.2f |" % (
+            s["units"], s["sites"], s["operations"], s["side_km"], s["ns_per_report"],
+            s["hits_per_report"], s["submit_mean_ms"], s["submit_p99_ms"]))
+m = r["machine"]
+lines.append("")
+lines.append("%s; %s cores; %d MB; Linux %s; %s; %s%s" % (
+    m["cpu"], m["cores"], m["memory_mb"], m["kernel"], m["os"], m["date"],
+    " (SMOKE: tiny workload, figures not meaningful)" if smoke else ""))
+table = "\n".join(lines)
+r["table_markdown"] = table
+print(table)
+os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+with open(dest, "w") as f:
+    json.dump(r, f, indent=1, sort_keys=True)
+    f.write("\n")
+print("\nwrote " + dest)
+if errors:
+    for e in errors:
+        print("[bench] FAIL: " + e, file=sys.stderr)
+    sys.exit(1)
