@@ -1,0 +1,492 @@
+/* dc_loadclient: deconflict over HTTP, on the workload of bench/workload.h.
+ * Plain sockets, HTTP/1.1 keep-alive.
+ *
+ *   setup  parties (admin token from DECONFLICT_ADMIN_TOKEN), then sites,
+ *          operations, units and their first positions, over 16
+ *          connections (not measured, except its duration);
+ *   B      the 1,000 submits, POST /v1/operations, one at a time on one
+ *          connection: latency distribution (includes the durable commit);
+ *   A      the 2M reports, POST /v1/positions in batches of 1,000, two
+ *          connections (batch b on connection b % 2). Request bodies are
+ *          built before the clock starts.
+ * Counts: the conflicts the responses report as opened are compared with
+ * bench_engine's (DIR/expect_a.txt column 3, DIR/expect_b.txt).
+ *
+ * usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR
+ *                      [--conns N] [--cap SECONDS] */
+#define _GNU_SOURCE /* memmem, strndup */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wl_json.h"
+
+static const char *g_host;
+static int g_port;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "dc_loadclient: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+typedef struct {
+    int fd;
+    char *rb;
+    size_t rn, rp, rcap;
+} conn;
+
+static void conn_open(conn *c)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)g_port);
+    inet_pton(AF_INET, g_host, &sa.sin_addr);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        die("cannot connect to %s:%d", g_host, g_port);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static void conn_close(conn *c)
+{
+    close(c->fd);
+    free(c->rb);
+}
+
+static void send_all(conn *c, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t k = send(c->fd, s, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            die("send failed");
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+static void fill(conn *c)
+{
+    if (c->rp > 0) {
+        memmove(c->rb, c->rb + c->rp, c->rn - c->rp);
+        c->rn -= c->rp;
+        c->rp = 0;
+    }
+    if (c->rn + 65536 > c->rcap) {
+        c->rcap = c->rcap ? c->rcap * 2 : 1 << 20;
+        c->rb = realloc(c->rb, c->rcap);
+    }
+    ssize_t k = recv(c->fd, c->rb + c->rn, c->rcap - c->rn, 0);
+    if (k <= 0)
+        die("connection closed by the server");
+    c->rn += (size_t)k;
+}
+
+/* One request; returns the status and a malloc'd NUL-terminated body. */
+static int request(conn *c, const char *method, const char *path, const char *token,
+                   const char *body, size_t blen, char **out)
+{
+    char head[1024];
+    int hn = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Connection: keep-alive\r\n\r\n",
+                      method, path, g_host, g_port, token, body ? blen : 0);
+    send_all(c, head, (size_t)hn);
+    if (body && blen)
+        send_all(c, body, blen);
+    /* headers */
+    char *end;
+    for (;;) {
+        end = c->rn > c->rp ? memmem(c->rb + c->rp, c->rn - c->rp, "\r\n\r\n", 4) : NULL;
+        if (end)
+            break;
+        fill(c);
+    }
+    size_t hlen = (size_t)(end - (c->rb + c->rp)) + 4;
+    char *h = strndup(c->rb + c->rp, hlen);
+    c->rp += hlen;
+    int status = 0;
+    sscanf(h, "HTTP/1.%*d %d", &status);
+    long clen = -1;
+    int chunked = 0;
+    for (char *l = strstr(h, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, "content-length:", 15) == 0)
+            clen = atol(l + 17);
+        if (strncasecmp(l + 2, "transfer-encoding:", 18) == 0 && strstr(l + 20, "chunked"))
+            chunked = 1;
+    }
+    free(h);
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    if (chunked) {
+        for (;;) {
+            char *crlf;
+            while (!(crlf = c->rn > c->rp ? memmem(c->rb + c->rp, c->rn - c->rp, "\r\n", 2) : NULL))
+                fill(c);
+            long k = strtol(c->rb + c->rp, NULL, 16);
+            c->rp = (size_t)(crlf - c->rb) + 2;
+            while (c->rn - c->rp < (size_t)k + 2)
+                fill(c);
+            if (n + (size_t)k + 1 > cap) {
+                cap = (n + (size_t)k + 1) * 2;
+                b = realloc(b, cap);
+            }
+            memcpy(b + n, c->rb + c->rp, (size_t)k);
+            n += (size_t)k;
+            c->rp += (size_t)k + 2;
+            if (k == 0)
+                break;
+        }
+    } else if (clen > 0) {
+        while (c->rn - c->rp < (size_t)clen)
+            fill(c);
+        if ((size_t)clen + 1 > cap) {
+            cap = (size_t)clen + 1;
+            b = realloc(b, cap);
+        }
+        memcpy(b, c->rb + c->rp, (size_t)clen);
+        n = (size_t)clen;
+        c->rp += (size_t)clen;
+    }
+    b[n] = 0;
+    if (out)
+        *out = b;
+    else
+        free(b);
+    return status;
+}
+
+/* number of conflicts opened in a write's answer: its "conflicts" list */
+static long count_conflicts(const char *body)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    long n = (long)json_array_size(json_object_get(j, "conflicts"));
+    json_decref(j);
+    return n;
+}
+
+/* ---- parallel setup ---- */
+
+typedef struct {
+    const wl_theatre *w;
+    char (*tok)[128];
+    int k, nk;
+    long opened;
+} setup_ctx;
+
+static void *setup_objects(void *arg)
+{
+    setup_ctx *x = arg;
+    const wl_theatre *w = x->w;
+    conn c;
+    conn_open(&c);
+    char id[32], path[128];
+    for (int i = x->k; i < w->nsites; i += x->nk) {
+        snprintf(id, sizeof id, "s%d", i);
+        json_t *j = wl_site_json(w, i, id);
+        char *s = json_dumps(j, JSON_COMPACT), *resp;
+        int st = request(&c, "POST", "/v1/sites", x->tok[w->sites[i].party], s, strlen(s), &resp);
+        if (st != 201)
+            die("POST /v1/sites: %d %s", st, resp);
+        x->opened += count_conflicts(resp);
+        free(resp);
+        free(s);
+        json_decref(j);
+    }
+    for (int i = x->k; i < w->nops; i += x->nk) {
+        snprintf(id, sizeof id, "o%d", i);
+        json_t *j = wl_op_json(&w->ops[i], id);
+        char *s = json_dumps(j, JSON_COMPACT), *resp;
+        int st = request(&c, "POST", "/v1/operations", x->tok[w->ops[i].party], s, strlen(s),
+                         &resp);
+        if (st != 201)
+            die("POST /v1/operations: %d %s", st, resp);
+        x->opened += count_conflicts(resp);
+        free(resp);
+        free(s);
+        json_decref(j);
+    }
+    for (int i = x->k; i < w->nunits; i += x->nk) {
+        snprintf(id, sizeof id, "u%d", i);
+        snprintf(path, sizeof path, "/v1/units/%s", id);
+        json_t *j = wl_unit_json(w, i, id);
+        char *s = json_dumps(j, JSON_COMPACT), *resp;
+        int st = request(&c, "PUT", path, x->tok[w->units[i].party], s, strlen(s), &resp);
+        if (st != 200 && st != 201)
+            die("PUT /v1/units: %d %s", st, resp);
+        free(resp);
+        free(s);
+        json_decref(j);
+    }
+    conn_close(&c);
+    return NULL;
+}
+
+/* a positions body for reports rep[0..n) at time t */
+static char *positions_body(const wl_report *rep, int n, dc_time t, size_t *len)
+{
+    char tb[DC_TIME_BUFLEN];
+    dc_time_format(t, tb);
+    size_t cap = (size_t)n * 160 + 64, k = 0;
+    char *b = malloc(cap);
+    k += (size_t)snprintf(b + k, cap - k, "{\"reports\":[");
+    for (int i = 0; i < n; i++) {
+        char alt[48] = "";
+        if (!isnan(rep[i].alt))
+            snprintf(alt, sizeof alt, ",\"alt_m\":%.1f", rep[i].alt);
+        k += (size_t)snprintf(b + k, cap - k,
+                              "%s{\"unit\":\"u%d\",\"lon\":%.7f,\"lat\":%.7f%s,\"ce_m\":%.1f,"
+                              "\"time\":\"%s\"}",
+                              i ? "," : "", rep[i].unit, rep[i].lon, rep[i].lat, alt, rep[i].ce, tb);
+    }
+    k += (size_t)snprintf(b + k, cap - k, "]}");
+    *len = k;
+    return b;
+}
+
+/* ---- A ---- */
+
+typedef struct {
+    char **body;
+    size_t *blen;
+    const int *bp, *bn;
+    char (*tok)[128];
+    long nb;
+    int k, nk;
+    double cap, t0, t_end;
+    long *opened; /* per batch, -1 when not done */
+    long reports;
+} ing_ctx;
+
+static void *ingest(void *arg)
+{
+    ing_ctx *x = arg;
+    conn c;
+    conn_open(&c);
+    for (long b = x->k; b < x->nb; b += x->nk) {
+        if (wl_now_s() - x->t0 > x->cap)
+            break;
+        char *resp;
+        int st = request(&c, "POST", "/v1/positions", x->tok[x->bp[b]], x->body[b], x->blen[b],
+                         &resp);
+        if (st != 200)
+            die("POST /v1/positions (batch %ld): %d %.300s", b, st, resp);
+        json_t *j = json_loads(resp, 0, NULL);
+        long acc = (long)json_integer_value(json_object_get(j, "accepted"));
+        x->opened[b] = (long)json_array_size(json_object_get(j, "conflicts"));
+        json_decref(j);
+        free(resp);
+        if (acc != x->bn[b])
+            die("batch %ld: accepted %ld of %d", b, acc, x->bn[b]);
+        x->reports += x->bn[b];
+    }
+    x->t_end = wl_now_s();
+    conn_close(&c);
+    return NULL;
+}
+
+static long *read_col(const char *path, int cols, int col, long *n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        die("cannot read %s", path);
+    long cap = 1024, k = 0, v[3];
+    long *out = malloc(sizeof(long) * cap);
+    for (;;) {
+        int got = 0;
+        for (int i = 0; i < cols; i++)
+            got += fscanf(f, "%ld", &v[i]) == 1;
+        if (got != cols)
+            break;
+        if (k == cap)
+            out = realloc(out, sizeof(long) * (cap *= 2));
+        out[k++] = v[col];
+    }
+    fclose(f);
+    *n = k;
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        die("usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR [--conns N] [--cap S]");
+    g_host = argv[1];
+    g_port = atoi(argv[2]);
+    int smoke = 0, nconns = 2;
+    uint64_t seed = 20170209;
+    const char *exdir = ".";
+    double cap = 1e9;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--smoke") == 0)
+            smoke = 1;
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+            seed = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--expect") == 0 && i + 1 < argc)
+            exdir = argv[++i];
+        else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
+            nconns = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--cap") == 0 && i + 1 < argc)
+            cap = atof(argv[++i]);
+    }
+    const char *admin = getenv("DECONFLICT_ADMIN_TOKEN");
+    if (!admin)
+        die("DECONFLICT_ADMIN_TOKEN is not set");
+    wl_scale sc = wl_scale_get(smoke);
+    wl_theatre w;
+    wl_generate(&w, seed, sc.units, sc.sites, sc.ops, wl_side_for(smoke));
+    char tok[5][128];
+    conn c;
+    conn_open(&c);
+    for (int p = 0; p < w.nparties; p++) {
+        char body[128], *resp;
+        int n = snprintf(body, sizeof body, "{\"id\":\"%s\",\"name\":\"%s\"}", w.party[p], w.party[p]);
+        int st = request(&c, "POST", "/v1/parties", admin, body, (size_t)n, &resp);
+        json_t *j = json_loads(resp, 0, NULL);
+        const char *t = json_string_value(json_object_get(j, "token"));
+        if (st != 201 || !t)
+            die("POST /v1/parties: %d %s", st, resp);
+        snprintf(tok[p], sizeof tok[p], "%s", t);
+        json_decref(j);
+        free(resp);
+    }
+    /* setup */
+    double t0 = wl_now_s();
+    enum { NS = 16 };
+    setup_ctx sx[NS];
+    pthread_t th[NS];
+    for (int k = 0; k < NS; k++) {
+        sx[k] = (setup_ctx){&w, tok, k, NS, 0};
+        pthread_create(&th[k], NULL, setup_objects, &sx[k]);
+    }
+    for (int k = 0; k < NS; k++)
+        pthread_join(th[k], NULL);
+    /* first positions, batched per party */
+    for (int p = 0; p < w.nparties; p++)
+        for (int s0 = 0; s0 < w.npu[p]; s0 += WL_BATCH) {
+            wl_report rep[WL_BATCH];
+            int n = 0;
+            for (int i = s0; i < w.npu[p] && n < WL_BATCH; i++, n++) {
+                const wl_unit *u = &w.units[w.pu[p][i]];
+                rep[n] = (wl_report){w.pu[p][i], u->lon, u->lat, u->alt, u->ce};
+            }
+            size_t len;
+            char *b = positions_body(rep, n, WL_T0, &len), *resp;
+            int st = request(&c, "POST", "/v1/positions", tok[p], b, len, &resp);
+            if (st != 200)
+                die("first positions: %d %.300s", st, resp);
+            free(resp);
+            free(b);
+        }
+    double t_setup = wl_now_s() - t0;
+    fprintf(stderr, "HTTP setup: %d sites, %d operations, %d units with positions in %.1f s\n",
+            w.nsites, w.nops, w.nunits, t_setup);
+
+    /* B */
+    wl_op *sub = wl_submits(&w, sc.submits);
+    double *lat = malloc(sizeof(double) * sc.submits);
+    long nexp_b, http_b = 0, eng_b = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/expect_b.txt", exdir);
+    long *exp_b = read_col(path, 2, 1, &nexp_b);
+    for (int i = 0; i < sc.submits; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "b%d", i);
+        json_t *j = wl_op_json(&sub[i], id);
+        char *s = json_dumps(j, JSON_COMPACT), *resp;
+        double a = wl_now_s();
+        int st = request(&c, "POST", "/v1/operations", tok[sub[i].party], s, strlen(s), &resp);
+        lat[i] = (wl_now_s() - a) * 1e3;
+        if (st != 201)
+            die("POST /v1/operations (submit %d): %d %.300s", i, st, resp);
+        http_b += count_conflicts(resp);
+        free(resp);
+        free(s);
+        json_decref(j);
+    }
+    for (long i = 0; i < nexp_b; i++)
+        eng_b += exp_b[i];
+    qsort(lat, sc.submits, sizeof *lat, wl_cmp_double);
+    double sp50 = wl_pct(lat, sc.submits, 50), sp99 = wl_pct(lat, sc.submits, 99);
+    fprintf(stderr, "HTTP B: %d submits: p50 %.2f ms, p99 %.2f ms; opened %ld (engine %ld)\n",
+            sc.submits, sp50, sp99, http_b, eng_b);
+    conn_close(&c);
+
+    /* A */
+    long nb = (sc.reports + WL_BATCH - 1) / WL_BATCH;
+    char **body = malloc(sizeof(char *) * nb);
+    size_t *blen = malloc(sizeof(size_t) * nb);
+    int *bn = malloc(sizeof(int) * nb), *bp = malloc(sizeof(int) * nb);
+    wl_stream s;
+    wl_stream_init(&s, &w, w.seed);
+    wl_report rep[WL_BATCH];
+    for (long b = 0; b < nb; b++) {
+        bn[b] = wl_batch(&s, &w, b, rep, &bp[b]);
+        body[b] = positions_body(rep, bn[b], wl_batch_time(b), &blen[b]);
+    }
+    wl_stream_free(&s);
+    long *opened = malloc(sizeof(long) * nb);
+    for (long b = 0; b < nb; b++)
+        opened[b] = -1;
+    if (nconns < 1 || nconns > 16)
+        nconns = 2;
+    ing_ctx ix[16];
+    double ts = wl_now_s();
+    for (int k = 0; k < nconns; k++) {
+        ix[k] = (ing_ctx){body, blen, bp, bn, tok, nb, k, nconns, cap, ts, ts, opened, 0};
+        pthread_create(&th[k], NULL, ingest, &ix[k]);
+    }
+    long reports = 0;
+    double tend = ts;
+    for (int k = 0; k < nconns; k++) {
+        pthread_join(th[k], NULL);
+        reports += ix[k].reports;
+        if (ix[k].t_end > tend)
+            tend = ix[k].t_end;
+    }
+    double rate = reports / (tend - ts);
+    long nexp_a;
+    snprintf(path, sizeof path, "%s/expect_a.txt", exdir);
+    long *exp_a = read_col(path, 3, 2, &nexp_a);
+    long ho = 0, eo = 0, done = 0;
+    for (long b = 0; b < nb && b < nexp_a; b++)
+        if (opened[b] >= 0) {
+            ho += opened[b];
+            eo += exp_a[b];
+            done++;
+        }
+    fprintf(stderr,
+            "HTTP A: %ld reports (%ld batches) in %.1f s over %d connections: %.0f reports/s; "
+            "opened %ld (engine %ld)\n",
+            reports, done, tend - ts, nconns, rate, ho, eo);
+    int ok = done > 0 && labs(ho - eo) <= 2 + eo / 1000 && labs(http_b - eng_b) <= 2 + eng_b / 1000;
+    printf("{\"ingest_http_per_s\":%.0f,\"http_ingest_reports\":%ld,\"http_conns\":%d,"
+           "\"http_setup_s\":%.1f,\"http_submit_p50_ms\":%.3f,\"http_submit_p99_ms\":%.3f,"
+           "\"http_ingest_opened\":%ld,\"engine_ingest_opened_same_batches\":%ld,"
+           "\"http_submit_opened\":%ld,\"http_note\":\"A opened %ld (%ld), B %ld (%ld)\","
+           "\"http_counts_ok\":%s}\n",
+           rate, reports, nconns, t_setup, sp50, sp99, ho, eo, http_b, ho, eo, http_b, eng_b,
+           ok ? "true" : "false");
+    for (long b = 0; b < nb; b++)
+        free(body[b]);
+    wl_submits_free(sub, sc.submits);
+    wl_free(&w);
+    if (!ok) {
+        fprintf(stderr, "dc_loadclient: FAIL: conflicts opened over HTTP disagree with the engine\n");
+        return 1;
+    }
+    return 0;
+}
