@@ -15,6 +15,8 @@ PKGS_TEST  := $(PKGS_BUILD) clang libclang-rt-14-dev python3 python3-pytest pyth
               python3-shapely python3-pyproj sqlite3 curl chromium
 PKGS_BENCH := $(PKGS_BUILD) postgresql-15 postgresql-15-postgis-3 redis-server
 
+
+.PHONY: deps-node
 .PHONY: all build run test test-unit test-asan test-fuzz test-service test-web bench bench-smoke \
         deps-build deps-test deps-bench web clean format
 
@@ -34,11 +36,15 @@ endef
 deps-build:
 	$(call install_pkgs,$(PKGS_BUILD))
 
-deps-test:
-	$(call install_pkgs,$(PKGS_TEST))
+# Node.js and npm build the browser page; Debian's own packages are used
+# only when no node/npm is on the machine already.
+deps-node:
 	@command -v npm >/dev/null 2>&1 || { echo "installing: nodejs npm"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+
+deps-test: deps-node
+	$(call install_pkgs,$(PKGS_TEST))
 
 deps-bench:
 	$(call install_pkgs,$(PKGS_BENCH))
@@ -47,7 +53,10 @@ build: deps-build
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+web: deps-node
+	web/build.sh
+
+run: build web
 	@scripts/run-demo.sh $(BUILD)/deconflict $(SCENARIO) $(LISTEN)
 
 test: deps-test deps-bench

@@ -107,8 +107,8 @@ dc_status dc_sharing_set(dc_engine *e, const char *from, const char *to, int uni
 /* ---- writes (each reports its conflict changes into ch) ---- */
 
 /* dc_site_put creates (create=1: 409 if it exists) or replaces a site of
- * party. id may be NULL to take it from body. On success *out_id points to
- * the stored id (valid while the object lives). */
+ * party (create=0: replaces, or creates when new). id may be NULL to take
+ * it from body; when both are given they must agree. */
 dc_status dc_site_put(dc_engine *e, const char *party, const char *id, const json_t *body, int create,
                       dc_time now, dc_changes *ch, dc_error *err);
 dc_status dc_site_delete(dc_engine *e, const char *party, const char *id, dc_time now,

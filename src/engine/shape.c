@@ -40,8 +40,10 @@ typedef struct {
     int nrings; /* ring 0 is the shell */
     shp_ring *rings;
     geo_ball ball;
-    geo_pt pc;  /* projection centre */
-    double eps; /* bound on edge curvature in that projection */
+    geo_pt pc;      /* projection centre */
+    double eps;     /* bound on edge curvature in that projection */
+    double rho_max; /* largest planar radius of a vertex */
+    int nvert;
 } shp_poly;
 
 struct dc_shape {
@@ -175,13 +177,18 @@ static double seg_dist(double px, double py, double ax, double ay, double bx, do
         t = 0;
     if (t > 1)
         t = 1;
-    return hypot(px - (ax + t * dx), py - (ay + t * dy));
+    double ex = px - (ax + t * dx), ey = py - (ay + t * dy);
+    return sqrt(ex * ex + ey * ey);
 }
 
 /* Closed segments a-b and c-d intersect (touching counts). */
 static int seg_intersect(double ax, double ay, double bx, double by, double cx, double cy,
                          double dx, double dy, double tol)
 {
+    /* Bounding boxes first: most pairs end here. */
+    if (fmin(ax, bx) > fmax(cx, dx) + tol || fmin(cx, dx) > fmax(ax, bx) + tol ||
+        fmin(ay, by) > fmax(cy, dy) + tol || fmin(cy, dy) > fmax(ay, by) + tol)
+        return 0;
     double o1 = orient(ax, ay, bx, by, cx, cy), o2 = orient(ax, ay, bx, by, dx, dy);
     double o3 = orient(cx, cy, dx, dy, ax, ay), o4 = orient(cx, cy, dx, dy, bx, by);
     if (((o1 > 0 && o2 < 0) || (o1 < 0 && o2 > 0)) && ((o3 > 0 && o4 < 0) || (o3 < 0 && o4 > 0)))
@@ -243,20 +250,39 @@ static int poly_contains_exact(const shp_poly *pg, const geo_pt *p)
     return inside;
 }
 
+/* A point projected into a polygon's gnomonic plane, with the factor k
+ * that turns planar lengths there into lower bounds of true lengths: the
+ * gnomonic scale is at most sec^2(theta) at angular radius theta, so a
+ * geodesic of length d maps to a curve no longer than d / cos^2(theta);
+ * 0.1 % is kept in hand for the ellipsoid. */
+typedef struct {
+    int ok;
+    double x, y, k;
+} planar;
+
+static planar planar_of(const shp_poly *pg, const geo_pt *p)
+{
+    planar pl = {0, 0, 0, 0};
+    if (geo_gnomonic(&pg->pc, p, &pl.x, &pl.y))
+        return pl;
+    double rho = fmax(hypot(pl.x, pl.y), pg->rho_max);
+    double c = cos(atan(rho / 6335439.0));
+    pl.k = c * c * (1 - 1e-3);
+    pl.ok = 1;
+    return pl;
+}
+
 /* 1 inside, 0 outside; points within ~1 mm of the boundary may go either
  * way, which changes no distance by more than that. */
-static int poly_contains(const shp_poly *pg, const geo_pt *p)
+static int poly_contains_at(const shp_poly *pg, const geo_pt *p, const planar *pl)
 {
-    if (!ball_contains_pt(&pg->ball, p))
-        return 0;
-    double x, y;
-    if (geo_gnomonic(&pg->pc, p, &x, &y))
+    if (!pl->ok)
         return 0;
     double mind = INFINITY;
     int in_shell = 0, in_hole = 0;
     for (int r = 0; r < pg->nrings; r++) {
         const shp_ring *rg = &pg->rings[r];
-        int in = ring_parity(rg->px, rg->py, rg->n, x, y, &mind);
+        int in = ring_parity(rg->px, rg->py, rg->n, pl->x, pl->y, &mind);
         if (r == 0)
             in_shell = in;
         else if (in)
@@ -265,6 +291,14 @@ static int poly_contains(const shp_poly *pg, const geo_pt *p)
     if (mind <= pg->eps)
         return poly_contains_exact(pg, p);
     return in_shell && !in_hole;
+}
+
+static int poly_contains(const shp_poly *pg, const geo_pt *p)
+{
+    if (!ball_contains_pt(&pg->ball, p))
+        return 0;
+    planar pl = planar_of(pg, p);
+    return poly_contains_at(pg, p, &pl);
 }
 
 int shape_contains_point(const dc_shape *s, const geo_pt *p)
@@ -280,10 +314,13 @@ int shape_contains_point(const dc_shape *s, const geo_pt *p)
 /* ---------- exact distances ---------- */
 
 /* Distance from p to the boundary of pg, exact when below `bound`;
- * otherwise a lower bound greater than `bound`. */
-static double poly_boundary_dist(const shp_poly *pg, const geo_pt *p, double bound)
+ * otherwise a lower bound greater than `bound`. pl (may be NULL) is p in
+ * pg's plane, which prunes long edges that the balls cannot. */
+static double poly_boundary_dist(const shp_poly *pg, const geo_pt *p, double bound,
+                                 const planar *pl)
 {
     double best = INFINITY, lbmin = INFINITY;
+    int use_pl = pl && pl->ok;
     for (int r = 0; r < pg->nrings; r++) {
         const shp_ring *rg = &pg->rings[r];
         for (int c = 0; c < rg->nchunk; c++) {
@@ -298,6 +335,14 @@ static double poly_boundary_dist(const shp_poly *pg, const geo_pt *p, double bou
             for (int i = c * CHUNK; i < end; i++) {
                 lim = best < bound ? best : bound;
                 double le = geo_ball_dist(p, &rg->eball[i]);
+                if (use_pl) {
+                    int j = (i + 1) % rg->n;
+                    double lp = pl->k * (seg_dist(pl->x, pl->y, rg->px[i], rg->py[i], rg->px[j],
+                                                  rg->py[j]) -
+                                         pg->eps);
+                    if (lp > le)
+                        le = lp;
+                }
                 if (le > lim) {
                     if (le < lbmin)
                         lbmin = le;
@@ -317,9 +362,10 @@ static double point_poly_dist(const geo_pt *p, const shp_poly *pg, double cutoff
     double lb = geo_ball_dist(p, &pg->ball);
     if (lb > cutoff)
         return lb;
-    if (poly_contains(pg, p))
+    planar pl = planar_of(pg, p);
+    if (ball_contains_pt(&pg->ball, p) && poly_contains_at(pg, p, &pl))
         return 0;
-    return poly_boundary_dist(pg, p, cutoff);
+    return poly_boundary_dist(pg, p, cutoff, &pl);
 }
 
 /* Do geodesic segments a1-a2 and b1-b2 cross or touch? Decided exactly by
@@ -349,34 +395,104 @@ static int geodesic_edges_meet(const geo_pt *a1, const geo_pt *a2, const geo_pt 
     return 1;
 }
 
+/* Planar distance between segments p1-p2 and q1-q2 (0 when they cross),
+ * and the smallest distance from an endpoint to the other segment. */
+static double segseg_dist(const double *p1, const double *p2, const double *q1, const double *q2,
+                          double *end_min, int *cross)
+{
+    double d1 = seg_dist(q1[0], q1[1], p1[0], p1[1], p2[0], p2[1]);
+    double d2 = seg_dist(q2[0], q2[1], p1[0], p1[1], p2[0], p2[1]);
+    double d3 = seg_dist(p1[0], p1[1], q1[0], q1[1], q2[0], q2[1]);
+    double d4 = seg_dist(p2[0], p2[1], q1[0], q1[1], q2[0], q2[1]);
+    double m = fmin(fmin(d1, d2), fmin(d3, d4));
+    double o1 = orient(p1[0], p1[1], p2[0], p2[1], q1[0], q1[1]);
+    double o2 = orient(p1[0], p1[1], p2[0], p2[1], q2[0], q2[1]);
+    double o3 = orient(q1[0], q1[1], q2[0], q2[1], p1[0], p1[1]);
+    double o4 = orient(q1[0], q1[1], q2[0], q2[1], p2[0], p2[1]);
+    *cross = ((o1 > 0) != (o2 > 0)) && ((o3 > 0) != (o4 > 0)) && o1 != 0 && o2 != 0 && o3 != 0 &&
+             o4 != 0;
+    *end_min = m;
+    return *cross ? 0 : m;
+}
+
+/* Above this many edge pairs, boundaries_meet first decides in B's plane
+ * and runs exact tests only where the plane is ambiguous. This bounds the
+ * work of adversarial inputs (long, interleaved spikes) that the ball
+ * hierarchy alone cannot prune. */
+#define PLANAR_MIN_PAIRS 4096
+
 static int boundaries_meet(const shp_poly *a, const shp_poly *b)
 {
-    for (int ra = 0; ra < a->nrings; ra++) {
+    int planar_mode = (long)a->nvert * b->nvert > PLANAR_MIN_PAIRS;
+    double **axy = NULL, eps = 0;
+    if (planar_mode) {
+        axy = calloc(a->nrings, sizeof *axy);
+        double rho = b->rho_max;
+        for (int r = 0; axy && r < a->nrings && planar_mode; r++) {
+            const shp_ring *A = &a->rings[r];
+            axy[r] = malloc(sizeof(double) * 2 * A->n);
+            if (!axy[r])
+                planar_mode = 0;
+            for (int i = 0; planar_mode && i < A->n; i++) {
+                if (geo_gnomonic(&b->pc, &A->v[i], &axy[r][2 * i], &axy[r][2 * i + 1]))
+                    planar_mode = 0;
+                else
+                    rho = fmax(rho, hypot(axy[r][2 * i], axy[r][2 * i + 1]));
+            }
+        }
+        if (!axy)
+            planar_mode = 0;
+        /* Planar radii exceed true distances, so this over-estimates. */
+        eps = 1e-3 + 1e-3 * rho * rho * rho / 4e13;
+    }
+    int meet = 0;
+    for (int ra = 0; ra < a->nrings && !meet; ra++) {
         const shp_ring *A = &a->rings[ra];
-        for (int rb = 0; rb < b->nrings; rb++) {
+        for (int rb = 0; rb < b->nrings && !meet; rb++) {
             const shp_ring *B = &b->rings[rb];
-            for (int ca = 0; ca < A->nchunk; ca++) {
+            for (int ca = 0; ca < A->nchunk && !meet; ca++) {
                 if (geo_ball_gap(&A->cball[ca], &b->ball) > 0)
                     continue;
-                for (int cb = 0; cb < B->nchunk; cb++) {
+                for (int cb = 0; cb < B->nchunk && !meet; cb++) {
                     if (geo_ball_gap(&A->cball[ca], &B->cball[cb]) > 0)
                         continue;
                     int ea = (ca + 1) * CHUNK < A->n ? (ca + 1) * CHUNK : A->n;
                     int eb = (cb + 1) * CHUNK < B->n ? (cb + 1) * CHUNK : B->n;
-                    for (int i = ca * CHUNK; i < ea; i++) {
+                    for (int i = ca * CHUNK; i < ea && !meet; i++) {
+                        int i2 = (i + 1) % A->n;
                         for (int j = cb * CHUNK; j < eb; j++) {
+                            int j2 = (j + 1) % B->n;
                             if (geo_ball_gap(&A->eball[i], &B->eball[j]) > 0)
                                 continue;
-                            if (geodesic_edges_meet(&A->v[i], &A->v[(i + 1) % A->n], &B->v[j],
-                                                    &B->v[(j + 1) % B->n]))
-                                return 1;
+                            if (planar_mode) {
+                                double q1[2] = {B->px[j], B->py[j]}, q2[2] = {B->px[j2], B->py[j2]};
+                                double end_min;
+                                int cross;
+                                double d = segseg_dist(&axy[ra][2 * i], &axy[ra][2 * i2], q1, q2,
+                                                       &end_min, &cross);
+                                double band = 2 * eps + 1e-3;
+                                if (d > band)
+                                    continue; /* the true edges are too far apart to meet */
+                                if (cross && end_min > band) {
+                                    meet = 1; /* a clear crossing, beyond any curvature */
+                                    break;
+                                }
+                            }
+                            if (geodesic_edges_meet(&A->v[i], &A->v[i2], &B->v[j], &B->v[j2])) {
+                                meet = 1;
+                                break;
+                            }
                         }
                     }
                 }
             }
         }
     }
-    return 0;
+    if (axy)
+        for (int r = 0; r < a->nrings; r++)
+            free(axy[r]);
+    free(axy);
+    return meet;
 }
 
 static double poly_poly_dist(const shp_poly *a, const shp_poly *b, double cutoff)
@@ -384,21 +500,23 @@ static double poly_poly_dist(const shp_poly *a, const shp_poly *b, double cutoff
     double lb = geo_ball_gap(&a->ball, &b->ball);
     if (lb > cutoff)
         return lb;
-    if (boundaries_meet(a, b))
-        return 0;
-    /* No boundary crossing: each ring lies wholly inside or outside the
-     * other polygon, so one vertex per ring decides overlap. */
+    /* Containment first: it is cheap and ends most overlapping cases. If
+     * no boundaries cross, each ring lies wholly inside or outside the other
+     * polygon, so one vertex per ring decides overlap. */
     for (int r = 0; r < a->nrings; r++)
         if (poly_contains(b, &a->rings[r].v[0]))
             return 0;
     for (int r = 0; r < b->nrings; r++)
         if (poly_contains(a, &b->rings[r].v[0]))
             return 0;
+    if (boundaries_meet(a, b))
+        return 0;
     /* Disjoint: the nearest pair is a vertex of one against an edge of the
      * other. */
     double best = INFINITY, lbmin = INFINITY;
     for (int pass = 0; pass < 2; pass++) {
         const shp_poly *P = pass ? b : a, *Q = pass ? a : b;
+        int use_pl = Q->nvert > 64; /* a projection per vertex pays off */
         for (int r = 0; r < P->nrings; r++) {
             const shp_ring *rg = &P->rings[r];
             for (int i = 0; i < rg->n; i++) {
@@ -409,7 +527,10 @@ static double poly_poly_dist(const shp_poly *a, const shp_poly *b, double cutoff
                         lbmin = l;
                     continue;
                 }
-                double d = poly_boundary_dist(Q, &rg->v[i], lim);
+                planar pl;
+                if (use_pl)
+                    pl = planar_of(Q, &rg->v[i]);
+                double d = poly_boundary_dist(Q, &rg->v[i], lim, use_pl ? &pl : NULL);
                 if (d <= lim && d < best)
                     best = d;
                 else if (d < lbmin)
@@ -682,8 +803,12 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
     /* Gnomonic straightness bound, from measurement (see file comment),
      * with a factor of ten in hand. */
     pg->eps = 1e-3 + 1e-3 * ext * ext * ext / 4e13;
-    for (int r = 0; r < pg->nrings; r++)
+    for (int r = 0; r < pg->nrings; r++) {
         ring_prepare(&pg->rings[r], &pg->pc);
+        pg->nvert += pg->rings[r].n;
+        for (int i = 0; i < pg->rings[r].n; i++)
+            pg->rho_max = fmax(pg->rho_max, hypot(pg->rings[r].px[i], pg->rings[r].py[i]));
+    }
     pg->ball = ball_union(pg->rings[0].cball, pg->rings[0].nchunk);
     /* The interior lies within the shell's ball: the ball meets the surface
      * in a disc that holds the whole shell, and the polygon is the small side

@@ -213,7 +213,7 @@ static json_t *list_json(const dc_engine *e, const hmap *m, const char *party_id
     for (size_t i = 0; v && p && i < m->cap; i++)
         if (m->keys[i] && m->vals[i] && can_list(p, m->vals[i]))
             v[n++] = m->vals[i];
-    if (v)
+    if (n > 1)
         qsort(v, n, sizeof *v, objcmp);
     for (size_t i = 0; i < n; i++) {
         obj *o = v[i];

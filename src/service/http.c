@@ -1199,9 +1199,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     switch (r->route) {
     case R_STATIC: return handle_static(r, url);
-    case R_HEALTHZ:
-        return respond_json(r, 200, json_pack("{s:s,s:I}", "status", "ok", "records",
-                                              (json_int_t)svc_record_count(h->s)));
+    case R_HEALTHZ: {
+        /* The service clock matters in exercises run on --clock-start: the
+         * browser shows it instead of its own. */
+        dc_time now;
+        svc_engine_lock(h->s, &now);
+        svc_engine_unlock(h->s);
+        char clock[DC_TIME_BUFLEN];
+        return respond_json(r, 200,
+                            json_pack("{s:s,s:s,s:I}", "status", "ok", "clock",
+                                      dc_time_format(now, clock), "records",
+                                      (json_int_t)svc_record_count(h->s)));
+    }
     case R_METRICS: return handle_metrics(r);
     default: return handle_api(r, method, &pp);
     }

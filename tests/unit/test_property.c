@@ -348,6 +348,11 @@ static void step_random(dc_engine *e)
         rc = dc_operation_put(e, PARTIES[o->party], o->id, b, 0, now, NULL, &err);
         json_decref(b);
         fail_on(rc, &err, "op replace");
+        int live = 0; /* every new volume already over: the clock ends it */
+        for (int i = 0; i < o->nvol; i++)
+            live |= o->vols[i].end > now;
+        if (!live)
+            o->state = 2;
         return;
     }
     if (r < 70 && o->type == T_SITE) {
