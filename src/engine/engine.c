@@ -1439,7 +1439,7 @@ dc_status dc_check(dc_engine *e, const char *party_id, const json_t *body, dc_ti
                                 "start", dc_time_format(ev->ws, ws), "end",
                                 dc_time_format(ev->we, we), "mine", "type", "operation", "id",
                                 tmp.h.id, "other",
-                                view_object_for_conflict(e, y->type, y->owner, y->id)));
+                                view_object_for_conflict(e, y->type, y->owner, y->id, 1)));
         }
     }
     free(cs.v);

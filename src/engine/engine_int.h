@@ -147,7 +147,8 @@ dc_status model_fail(dc_error *err, dc_status code, const char *field, const cha
 json_t *view_site(const site *s);
 json_t *view_unit(const dc_engine *e, const unit *u, dc_time now);
 json_t *view_op(const op *o);
-json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id);
+json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id,
+                                 int open);
 
 party *engine_party(const dc_engine *e, const char *id);
 obj *engine_lookup(const dc_engine *e, int type, const party *p, const char *id);

@@ -96,9 +96,13 @@ static json_t *op_geometry(const op *o)
     return json_pack("{s:s,s:o}", "type", "GeometryCollection", "geometries", g);
 }
 
-json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id)
+json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id,
+                                 int open)
 {
-    obj *o = engine_lookup(e, type, p, id);
+    /* Once a conflict is resolved its other side is no longer need-to-know:
+     * the live object (a unit's new position, a replaced plan) is not shown,
+     * only what identifies it. */
+    obj *o = open ? engine_lookup(e, type, p, id) : NULL;
     json_t *j = json_pack("{s:s,s:s,s:s}", "party", p->id, "type", dc_objtype_names[type], "id",
                           id);
     if (!o) {
@@ -179,7 +183,8 @@ json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *p
         dc_time_format(c->wstart, ws), "end", dc_time_format(c->wend, we), "opened_at",
         dc_time_format(c->opened_at, oa), "resolved_at",
         time_or_null(c->resolved_at, !c->open), "mine", "type", dc_objtype_names[mine_type], "id",
-        mine_id, "other", view_object_for_conflict(e, other_type, other_p, other_id), "acks", acks);
+        mine_id, "other", view_object_for_conflict(e, other_type, other_p, other_id, c->open), "acks",
+        acks);
     const char *my_note = side ? c->note_b : c->note_a;
     if (my_note)
         json_object_set_new(j, "note", json_string(my_note));
