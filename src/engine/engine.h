@@ -155,7 +155,8 @@ dc_status dc_operation_cancel(dc_engine *e, const char *party, const char *id, d
                               dc_changes *ch, dc_error *err);
 
 /* dc_conflict_ack records party's acknowledgement of an open conflict it is
- * a side of. 404 when it does not exist or party is not a side. */
+ * a side of. DC_ERR_NOTFOUND when it does not exist, DC_ERR_FORBIDDEN when
+ * party is not a side, DC_ERR_STATE when it is resolved. */
 dc_status dc_conflict_ack(dc_engine *e, const char *party, const char *conflict_id,
                           const char *note, dc_time now, dc_changes *ch, dc_error *err);
 
@@ -173,7 +174,8 @@ dc_status dc_check(dc_engine *e, const char *party, const json_t *body, dc_time 
 json_t *dc_sites_json(const dc_engine *e, const char *party);
 json_t *dc_units_json(const dc_engine *e, const char *party, dc_time now);
 json_t *dc_operations_json(const dc_engine *e, const char *party);
-/* Single objects: 404 unknown, 403 someone else's that party cannot see. */
+/* Single objects: ids name the party's own objects (ids are unique per
+ * owner), so anything else is DC_ERR_NOTFOUND. */
 dc_status dc_site_json(const dc_engine *e, const char *party, const char *id, json_t **out,
                        dc_error *err);
 dc_status dc_operation_json(const dc_engine *e, const char *party, const char *id, json_t **out,

@@ -15,9 +15,10 @@ static dc_status locate(dc_status rc, dc_error *err, const char *section, size_t
     char field[sizeof err->field], msg[sizeof err->message];
     snprintf(field, sizeof field, "%s[%zu]%s%s", section, i, err->field[0] ? "." : "",
              err->field);
-    if (owner || id)
-        snprintf(msg, sizeof msg, "%s %s/%s: %s", what, owner ? owner : "?", id ? id : "?",
-                 err->message);
+    if (owner && id)
+        snprintf(msg, sizeof msg, "%s %s/%s: %s", what, owner, id, err->message);
+    else if (owner || id)
+        snprintf(msg, sizeof msg, "%s %s: %s", what, owner ? owner : id, err->message);
     else
         snprintf(msg, sizeof msg, "%s %zu: %s", what, i, err->message);
     memcpy(err->field, field, sizeof field);
@@ -88,14 +89,14 @@ dc_status dc_scenario_load(dc_engine *e, const json_t *scn, dc_time *clock_out, 
         if (stale && !json_is_integer(stale))
             return locate(model_fail(err, DC_ERR_INVALID, "stale_after_s",
                                      "stale_after_s must be an integer"),
-                          err, "parties", i, "party", str(v, "id"), "");
+                          err, "parties", i, "party", str(v, "id"), NULL);
         const json_t *name = json_object_get(v, "name");
         if (name && !json_is_string(name))
             return locate(model_fail(err, DC_ERR_INVALID, "name", "name must be a string"), err,
-                          "parties", i, "party", str(v, "id"), "");
+                          "parties", i, "party", str(v, "id"), NULL);
         if ((rc = dc_party_add(e, str(v, "id"), str(v, "name"),
                                stale ? json_integer_value(stale) : 0, err)))
-            return locate(rc, err, "parties", i, "party", str(v, "id"), "");
+            return locate(rc, err, "parties", i, "party", str(v, "id"), NULL);
     }
     json_array_foreach(sharing, i, v)
     {
