@@ -99,6 +99,8 @@ int op_hazardous(const op *o)
     return o->kind == KIND_STRIKE || o->kind == KIND_ARTILLERY || o->kind == KIND_DEMOLITION;
 }
 
+static int op_blocked(const op *o);
+
 int op_current(const op *o)
 {
     return o->state == DC_OP_PLANNED || o->state == DC_OP_ACTIVE;
@@ -591,6 +593,7 @@ static dc_conflict *conflict_open(dc_engine *e, obj *a, obj *b, const eval_t *ev
     c->wstart = ev->ws;
     c->wend = ev->we;
     c->next_check = ev->next;
+    c->notified_dist = ev->dist;
     c->opened_at = now;
     e->conflicts[e->nconflicts++] = c;
     e->open_conflicts++;
@@ -598,23 +601,37 @@ static dc_conflict *conflict_open(dc_engine *e, obj *a, obj *b, const eval_t *ev
     return c;
 }
 
-static void conflict_reset_acks(dc_conflict *c)
+/* A change of separation worth telling both sides about: 10 m, or 10 %
+ * of the last separation they were told. */
+static int material_change(double from, double to)
 {
-    c->ack_a = c->ack_b = 0;
-    free(c->note_a);
-    free(c->note_b);
-    c->note_a = c->note_b = NULL;
+    return fabs(to - from) > fmax(10.0, 0.1 * from);
 }
 
 static void conflict_update(dc_conflict *c, const eval_t *ev, int reset_acks, dc_changes *ch)
 {
     int changed = c->severity != ev->sev || c->stale != ev->stale || c->wstart != ev->ws ||
-                  c->wend != ev->we;
-    /* An acknowledgement of a warning does not cover a critical conflict. */
-    if (ev->sev > c->severity || reset_acks) {
-        if (c->ack_a || c->ack_b)
+                  c->wend != ev->we || material_change(c->notified_dist, ev->dist);
+    /* An acknowledgement covers the conflict as it was acknowledged: not a
+     * critical conflict when a warning was acknowledged, and not the other
+     * side coming materially closer than when it was acknowledged (a unit
+     * walking from 240 m into the strike area). */
+    int escalated = ev->sev > c->severity;
+    if (reset_acks || escalated ||
+        (c->ack_a && ev->dist < c->ack_dist_a && material_change(c->ack_dist_a, ev->dist))) {
+        if (c->ack_a)
             changed = 1;
-        conflict_reset_acks(c);
+        c->ack_a = 0;
+        free(c->note_a);
+        c->note_a = NULL;
+    }
+    if (reset_acks || escalated ||
+        (c->ack_b && ev->dist < c->ack_dist_b && material_change(c->ack_dist_b, ev->dist))) {
+        if (c->ack_b)
+            changed = 1;
+        c->ack_b = 0;
+        free(c->note_b);
+        c->note_b = NULL;
     }
     c->severity = ev->sev;
     c->stale = ev->stale;
@@ -622,8 +639,10 @@ static void conflict_update(dc_conflict *c, const eval_t *ev, int reset_acks, dc
     c->wstart = ev->ws;
     c->wend = ev->we;
     c->next_check = ev->next;
-    if (changed)
+    if (changed) {
+        c->notified_dist = ev->dist;
         change_add(ch, DC_CH_CHANGED, c, NULL);
+    }
 }
 
 static void conflict_resolve(dc_engine *e, dc_conflict *c, dc_time now, dc_changes *ch)
@@ -1165,7 +1184,16 @@ dc_status dc_operation_put(dc_engine *e, const char *party_id, const char *id, c
             old->vols[i].op = old;
         op_index(e, old, now);
         /* The plan changed: earlier acknowledgements no longer cover it. */
-        return reconcile(e, &old->h, now, 1, ch);
+        rc = reconcile(e, &old->h, now, 1, ch);
+        /* An active operation must not slip past the interlock by being
+         * replaced: with a critical conflict lacking either side's
+         * acknowledgement it is planned again and must be re-activated. */
+        if (old->state == DC_OP_ACTIVE && op_blocked(old)) {
+            old->state = DC_OP_PLANNED;
+            free(old->override_reason);
+            old->override_reason = NULL;
+        }
+        return rc;
     }
     op *o = malloc(sizeof *o);
     if (!o) {
@@ -1216,6 +1244,16 @@ dc_status dc_operation_delete(dc_engine *e, const char *party_id, const char *id
     hmap_del(&e->ops, o->h.key);
     op_free(o);
     return DC_OK;
+}
+
+static int op_blocked(const op *o)
+{
+    for (int i = 0; i < o->h.ncf; i++) {
+        const dc_conflict *c = o->h.cf[i];
+        if (c->severity == SEV_CRITICAL && (!c->ack_a || !c->ack_b))
+            return 1;
+    }
+    return 0;
 }
 
 static json_t *blocking_list(const dc_engine *e, const op *o, const char *viewer)
@@ -1279,6 +1317,13 @@ static dc_status op_finish(dc_engine *e, const char *party_id, const char *id, i
     if (!op_current(o))
         return model_fail(err, DC_ERR_STATE, "state", "operation '%s' is already %s", o->h.id,
                           dc_state_names[o->state]);
+    /* planned -> active -> ended; a plan that never went active is
+     * cancelled, not ended. */
+    if (state == DC_OP_ENDED && o->state != DC_OP_ACTIVE)
+        return model_fail(err, DC_ERR_STATE, "state",
+                          "operation '%s' is planned: only an active operation can be ended "
+                          "(cancel a plan instead)",
+                          o->h.id);
     o->state = state;
     op_unindex(e, o);
     resolve_all(e, &o->h, now, ch);
@@ -1323,10 +1368,12 @@ dc_status dc_conflict_ack(dc_engine *e, const char *party_id, const char *confli
     char *n = note ? strdup(note) : NULL;
     if (c->pa == p) {
         c->ack_a = now;
+        c->ack_dist_a = c->dist;
         free(c->note_a);
         c->note_a = n;
     } else {
         c->ack_b = now;
+        c->ack_dist_b = c->dist;
         free(c->note_b);
         c->note_b = n;
     }

@@ -114,6 +114,8 @@ struct dc_conflict {
     dc_time wstart, wend;
     dc_time opened_at, resolved_at;
     dc_time ack_a, ack_b; /* 0 when not acknowledged */
+    double ack_dist_a, ack_dist_b; /* separation when each side acknowledged */
+    double notified_dist;          /* separation last reported in an event */
     char *note_a, *note_b;
     dc_time next_check; /* re-evaluate when now reaches this */
 };

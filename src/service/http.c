@@ -770,6 +770,16 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         json_t *body = parse_body(r, 1, &done, &failed);
         if (failed)
             return done;
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v)
+        {
+            if (strcmp(k, "id") != 0 && strcmp(k, "name") != 0 && strcmp(k, "stale_after_s") != 0) {
+                json_decref(body);
+                return respond_error(r, 422, "invalid", "unknown field (id, name, stale_after_s)",
+                                     k);
+            }
+        }
         svc_result res;
         dc_error err = {0};
         dc_status st = svc_write(h->s, "party.add", NULL, NULL, body, &res, &err);
@@ -816,6 +826,21 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         json_t *body = parse_body(r, 1, &done, &failed);
         if (failed)
             return done;
+        /* {units: bool, operations: bool}; anything else is refused, so a
+         * typo cannot silently revoke or grant. */
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v)
+        {
+            if (strcmp(k, "units") != 0 && strcmp(k, "operations") != 0) {
+                json_decref(body);
+                return respond_error(r, 422, "invalid", "unknown field (units, operations)", k);
+            }
+            if (!json_is_boolean(v)) {
+                json_decref(body);
+                return respond_error(r, 400, "malformed", "must be true or false", k);
+            }
+        }
         int u = json_is_true(json_object_get(body, "units"));
         int o = json_is_true(json_object_get(body, "operations"));
         svc_result res;

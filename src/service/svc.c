@@ -615,11 +615,17 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     }
     dc_time now = clock_now(s);
     int64_t adv_idx = advance_locked(s, now);
+    /* A PUT that creates answers 201, like a POST (SPEC 4). */
     int unit_new = 0;
-    if (strcmp(op, "unit.put") == 0 && party && id) {
+    if (party && id &&
+        (strcmp(op, "unit.put") == 0 || strcmp(op, "site.put") == 0 ||
+         strcmp(op, "operation.put") == 0)) {
         json_t *tmp = NULL;
         dc_error e2 = {0};
-        unit_new = dc_unit_json(s->e, party, id, now, &tmp, &e2) == DC_ERR_NOTFOUND;
+        dc_status found = op[0] == 'u'   ? dc_unit_json(s->e, party, id, now, &tmp, &e2)
+                          : op[0] == 's' ? dc_site_json(s->e, party, id, &tmp, &e2)
+                                         : dc_operation_json(s->e, party, id, &tmp, &e2);
+        unit_new = found == DC_ERR_NOTFOUND;
         json_decref(tmp);
         dc_error_clear(&e2);
     }

@@ -318,3 +318,33 @@ def test_static_ui(tmp_path):
         assert r.status_code == 200 and "not built" in r.text
     finally:
         assert s.stop() == 0
+
+
+def test_review_findings(server, parties):
+    """Defects found by the independent black-box review, kept fixed."""
+    A, B = parties["A"], parties["B"]
+    # a PUT that creates answers 201, one that replaces 200
+    r = server.req("PUT", "/v1/sites/ps", token=A, body=site_body("ps", lon=LON + 1))
+    assert r.status_code == 201, r.text
+    assert server.req("PUT", "/v1/sites/ps", token=A,
+                      body=site_body("ps", lon=LON + 1)).status_code == 200
+    far = op_body("po", lon=LON + 2)
+    assert server.req("PUT", "/v1/operations/po", token=A, body=far).status_code == 201
+    # sharing and party bodies refuse what they do not understand
+    err(server.req("PUT", "/v1/sharing/B", token=A, body={"unit": True}), 422)
+    err(server.req("PUT", "/v1/sharing/B", token=A, body={"units": "yes"}), 400)
+    err(server.req("POST", "/v1/parties", token=server.admin,
+                   body={"id": "Z", "name": "z", "kind": "strike"}), 422)
+    # a plan is cancelled, not ended
+    err(server.req("POST", "/v1/operations/po/end", token=A), 409)
+    # activated far from everything, then moved onto B's unit: back to planned
+    assert server.req("POST", "/v1/operations/po/activate", token=A).status_code == 200
+    assert server.req("PUT", "/v1/units/bu", token=B,
+                      body={"callsign": "Blue", "domain": "ground"}).status_code == 201
+    assert server.req("POST", "/v1/positions", token=B,
+                      body={"reports": [report("bu")]}).status_code == 200
+    r = server.req("PUT", "/v1/operations/po", token=A, body=op_body("po"))
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "planned"
+    assert [c["severity"] for c in r.json()["conflicts"]] == ["critical"]
+    err(server.req("POST", "/v1/operations/po/activate", token=A), 409)

@@ -23,6 +23,7 @@ void ref_shape_free(rshape *s)
         for (int r = 0; r < s->polys[p].nrings; r++) {
             free(s->polys[p].rings[r].lon);
             free(s->polys[p].rings[r].lat);
+            free(s->polys[p].rings[r].len);
         }
         free(s->polys[p].rings);
     }
@@ -46,6 +47,7 @@ void ref_shape_copy(rshape *d, const rshape *s)
             const rring *a = &s->polys[p].rings[r];
             rring *b = &d->polys[p].rings[r];
             b->n = a->n;
+            b->len = NULL;
             b->lon = malloc(sizeof(double) * a->n);
             b->lat = malloc(sizeof(double) * a->n);
             memcpy(b->lon, a->lon, sizeof(double) * a->n);
@@ -182,6 +184,19 @@ int ref_inside(const rpoly *p, double lon, double lat)
     return 1;
 }
 
+/* Geodesic length of edge i of g (cached: a ring's edges never change). */
+static double edge_len(const rring *g, int i)
+{
+    rring *m = (rring *)g;
+    if (!m->len) {
+        m->len = malloc(sizeof(double) * g->n);
+        for (int k = 0; k < g->n; k++)
+            m->len[k] = ref_dist(g->lon[k], g->lat[k], g->lon[(k + 1) % g->n],
+                                 g->lat[(k + 1) % g->n]);
+    }
+    return m->len[i];
+}
+
 /* Distance from a point to a polygon's boundary, with chord pruning. */
 static double boundary_dist(const rpoly *p, double lon, double lat)
 {
@@ -190,8 +205,7 @@ static double boundary_dist(const rpoly *p, double lon, double lat)
         const rring *g = &p->rings[r];
         for (int i = 0; i < g->n; i++) {
             int j = (i + 1) % g->n;
-            double len = ref_dist(g->lon[i], g->lat[i], g->lon[j], g->lat[j]);
-            double lb = chord(lon, lat, g->lon[i], g->lat[i]) - len;
+            double lb = chord(lon, lat, g->lon[i], g->lat[i]) - edge_len(g, i);
             if (lb > best)
                 continue;
             double d = ref_point_edge(lon, lat, g->lon[i], g->lat[i], g->lon[j], g->lat[j]);
@@ -263,11 +277,9 @@ static double poly_poly(const rpoly *a, const rpoly *b)
         for (int rb = 0; rb < b->nrings; rb++) {
             const rring *A = &a->rings[ra], *B = &b->rings[rb];
             for (int i = 0; i < A->n; i++) {
-                int i2 = (i + 1) % A->n;
-                double la = ref_dist(A->lon[i], A->lat[i], A->lon[i2], A->lat[i2]);
+                double la = edge_len(A, i);
                 for (int j = 0; j < B->n; j++) {
-                    int j2 = (j + 1) % B->n;
-                    double lb = ref_dist(B->lon[j], B->lat[j], B->lon[j2], B->lat[j2]);
+                    double lb = edge_len(B, j);
                     if (chord(A->lon[i], A->lat[i], B->lon[j], B->lat[j]) > la + lb)
                         continue;
                     if (edges_cross(A, i, B, j))

@@ -15,6 +15,7 @@
 typedef struct {
     int n;            /* distinct vertices (ring not repeated-closed) */
     double *lon, *lat;
+    double *len;      /* edge lengths, computed on first use (may be NULL) */
 } rring;
 
 typedef struct {

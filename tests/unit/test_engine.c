@@ -523,6 +523,9 @@ TEST(operation_states)
                            disc_vol(0, 100, T0 + HOUR, T0 + 2 * HOUR, NAN, NAN), NULL);
     EXPECT_EQ(put_op(e, "A", json_incref(body), T0, NULL), DC_OK);
     EXPECT_EQ(put_op(e, "A", json_incref(body), T0, NULL), DC_ERR_EXISTS);
+    /* planned -> active -> ended: a plan is cancelled, not ended */
+    EXPECT_EQ(dc_operation_end(e, "A", "o1", T0, NULL, &err), DC_ERR_STATE);
+    EXPECT_EQ(dc_operation_activate(e, "A", "o1", NULL, T0, NULL, &err), DC_OK);
     EXPECT_EQ(dc_operation_end(e, "A", "o1", T0, NULL, &err), DC_OK);
     EXPECT_EQ(dc_operation_end(e, "A", "o1", T0, NULL, &err), DC_ERR_STATE);
     EXPECT_EQ(dc_operation_cancel(e, "A", "o1", T0, NULL, &err), DC_ERR_STATE);
@@ -582,6 +585,75 @@ TEST(operation_states)
     json_decref(body);
     dc_error_clear(&err);
     CHECK(e, T0);
+    dc_engine_free(e);
+}
+
+/* Found by the black-box review: the interlock must hold when an active
+ * operation is replaced, and an acknowledgement must not cover the other
+ * side coming materially closer than when it was given. */
+TEST(interlock_survives_changes)
+{
+    dc_engine *e = engine3();
+    dc_error err = {0};
+    dc_changes ch;
+    dc_changes_init(&ch);
+    ASSERT_EQ(add_unit(e, "B", "u1", "ground"), DC_OK);
+    ASSERT_EQ(report(e, "B", "u1", 5000, 0, NAN, T0, T0, NULL), DC_OK);
+    /* filed far from the unit, activated with nothing in the way */
+    ASSERT_EQ(put_op(e, "A", op_body("s", "strike", 300, 0,
+                                     disc_vol(50000, 100, T0 + HOUR, T0 + 2 * HOUR, NAN, NAN),
+                                     NULL),
+                     T0, NULL),
+              DC_OK);
+    ASSERT_EQ(dc_operation_activate(e, "A", "s", NULL, T0, NULL, &err), DC_OK);
+    /* moved onto the unit: critical, unacknowledged, so planned again */
+    ASSERT_EQ(replace_op(e, "A",
+                         op_body("s", "strike", 300, 0,
+                                 disc_vol(5200, 100, T0 + HOUR, T0 + 2 * HOUR, NAN, NAN), NULL),
+                         T0, NULL),
+              DC_OK);
+    json_t *o = NULL;
+    ASSERT_EQ(dc_operation_json(e, "A", "s", &o, &err), DC_OK);
+    EXPECT_STREQ(json_string_value(json_object_get(o, "state")), "planned");
+    json_decref(o);
+    EXPECT_EQ(dc_operation_activate(e, "A", "s", NULL, T0, NULL, &err), DC_ERR_STATE);
+    dc_error_clear(&err);
+    json_t *v = find_view(e, "A", "s", "u1", "open");
+    ASSERT(v != NULL);
+    const char *cid = json_string_value(json_object_get(v, "id"));
+    char id[32];
+    snprintf(id, sizeof id, "%s", cid);
+    EXPECT(fabs(json_number_value(json_object_get(v, "distance_m")) - 100) < 1);
+    json_decref(v);
+    ASSERT_EQ(dc_conflict_ack(e, "A", id, NULL, T0, NULL, &err), DC_OK);
+    ASSERT_EQ(dc_conflict_ack(e, "B", id, NULL, T0, NULL, &err), DC_OK);
+    /* a small move (5 m closer) changes nothing and keeps the acks */
+    ASSERT_EQ(report(e, "B", "u1", 5005, 0, NAN, T0 + 1, T0 + 1, &ch), DC_OK);
+    EXPECT_EQ(count_changes(&ch, DC_CH_CHANGED), 0);
+    dc_changes_free(&ch);
+    dc_changes_init(&ch);
+    /* walking into the volume: both sides are told and must acknowledge
+     * again before the strike can go active */
+    ASSERT_EQ(report(e, "B", "u1", 5200, 0, NAN, T0 + 2, T0 + 2, &ch), DC_OK);
+    EXPECT_EQ(count_changes(&ch, DC_CH_CHANGED), 1);
+    EXPECT_EQ(dc_operation_activate(e, "A", "s", NULL, T0 + 2, NULL, &err), DC_ERR_STATE);
+    dc_error_clear(&err);
+    ASSERT_EQ(dc_conflict_ack(e, "A", id, NULL, T0 + 2, NULL, &err), DC_OK);
+    ASSERT_EQ(dc_conflict_ack(e, "B", id, NULL, T0 + 2, NULL, &err), DC_OK);
+    EXPECT_EQ(dc_operation_activate(e, "A", "s", NULL, T0 + 2, NULL, &err), DC_OK);
+    /* replaced while active with its acknowledged conflict: acks reset, so
+     * it drops back to planned */
+    ASSERT_EQ(replace_op(e, "A",
+                         op_body("s", "strike", 300, 0,
+                                 disc_vol(5150, 100, T0 + HOUR, T0 + 2 * HOUR, NAN, NAN), NULL),
+                         T0 + 3, NULL),
+              DC_OK);
+    ASSERT_EQ(dc_operation_json(e, "A", "s", &o, &err), DC_OK);
+    EXPECT_STREQ(json_string_value(json_object_get(o, "state")), "planned");
+    json_decref(o);
+    CHECK(e, T0 + 3);
+    dc_changes_free(&ch);
+    dc_error_clear(&err);
     dc_engine_free(e);
 }
 
@@ -1175,6 +1247,7 @@ int main(void)
     RUN(listings_and_need_to_know);
     RUN(interlock_and_acks);
     RUN(operation_states);
+    RUN(interlock_survives_changes);
     RUN(position_batches);
     RUN(unit_rules);
     RUN(windows_and_bands);
