@@ -101,6 +101,13 @@ int op_hazardous(const op *o)
 
 static int op_blocked(const op *o);
 
+/* The clock's next piece of work: dc_advance does nothing before it. */
+static void due(dc_engine *e, dc_time t)
+{
+    if (t < e->next_due)
+        e->next_due = t;
+}
+
 int op_current(const op *o)
 {
     return o->state == DC_OP_PLANNED || o->state == DC_OP_ACTIVE;
@@ -165,6 +172,7 @@ dc_engine *dc_engine_new(void)
     e->unit_tree = rtree_new();
     e->vol_tree = rtree_new();
     e->next_conflict = 1;
+    e->next_due = DC_TIME_MIN;
     if (!e->site_tree || !e->unit_tree || !e->vol_tree) {
         dc_engine_free(e);
         return NULL;
@@ -233,6 +241,7 @@ void dc_engine_free(dc_engine *e)
         free(c);
     }
     free(e->conflicts);
+    free(e->cand_buf);
     hmap_free(&e->conflict_by_id);
     for (int i = 0; i < e->nparties; i++) {
         free(e->parties[i]->id);
@@ -595,6 +604,7 @@ static dc_conflict *conflict_open(dc_engine *e, obj *a, obj *b, const eval_t *ev
     c->next_check = ev->next;
     c->notified_dist = ev->dist;
     c->opened_at = now;
+    due(e, c->next_check);
     e->conflicts[e->nconflicts++] = c;
     e->open_conflicts++;
     change_add(ch, DC_CH_OPENED, c, NULL);
@@ -608,7 +618,8 @@ static int material_change(double from, double to)
     return fabs(to - from) > fmax(10.0, 0.1 * from);
 }
 
-static void conflict_update(dc_conflict *c, const eval_t *ev, int reset_acks, dc_changes *ch)
+static void conflict_update(dc_engine *e, dc_conflict *c, const eval_t *ev, int reset_acks,
+                            dc_changes *ch)
 {
     int changed = c->severity != ev->sev || c->stale != ev->stale || c->wstart != ev->ws ||
                   c->wend != ev->we || material_change(c->notified_dist, ev->dist);
@@ -639,6 +650,7 @@ static void conflict_update(dc_conflict *c, const eval_t *ev, int reset_acks, dc
     c->wstart = ev->ws;
     c->wend = ev->we;
     c->next_check = ev->next;
+    due(e, c->next_check);
     if (changed) {
         c->notified_dist = ev->dist;
         change_add(ch, DC_CH_CHANGED, c, NULL);
@@ -668,6 +680,7 @@ static void site_index(dc_engine *e, site *s, dc_time now)
 {
     if (s->indexed || s->valid_to <= now)
         return;
+    due(e, s->valid_to);
     const geo_ball *b = shape_ball(s->shape);
     s->box = rtree_box_around(b->c, b->r + s->standoff_m + MARGIN);
     if (rtree_insert(e->site_tree, &s->box, s) == 0)
@@ -716,6 +729,7 @@ static void op_index(dc_engine *e, op *o, dc_time now)
     double reach = op_reach(o) + MARGIN;
     for (int i = 0; i < o->nvol; i++) {
         volume *v = &o->vols[i];
+        due(e, v->end); /* also when already over: the clock must end it */
         if (v->indexed || v->end <= now)
             continue;
         const geo_ball *b = shape_ball(v->shape);
@@ -736,7 +750,7 @@ static void op_unindex(dc_engine *e, op *o)
 
 /* ---------- candidates and reconciliation ---------- */
 
-typedef struct {
+typedef struct cand {
     obj *o;
     eval_t ev;
 } cand;
@@ -744,10 +758,11 @@ typedef struct {
 typedef struct {
     dc_engine *e;
     obj *self;
-    cand *v;
+    cand *v; /* the engine's reusable buffer: no allocation per report */
     size_t n, cap;
-    int want; /* bitmask of object types wanted */
     int oom;
+    const unit *u; /* set when gathering for a unit: filter volumes early */
+    dc_time now;
 } cands;
 
 static void cands_add(cands *cs, obj *o)
@@ -761,8 +776,8 @@ static void cands_add(cands *cs, obj *o)
             cs->oom = 1;
             return;
         }
-        cs->v = v;
-        cs->cap = cap;
+        cs->v = cs->e->cand_buf = v;
+        cs->cap = cs->e->cand_cap = cap;
     }
     o->mark = cs->e->gen;
     cs->v[cs->n++].o = o;
@@ -786,6 +801,26 @@ static int on_volume(void *item, void *ud)
     return 0;
 }
 
+/* For a position report: R-tree boxes are loose, so drop volumes that
+ * cannot meet the unit before they become candidates (the same tests
+ * eval_op_unit makes, and a chord bound on the distance). */
+static int on_volume_for_unit(void *item, void *ud)
+{
+    const volume *v = item;
+    cands *cs = ud;
+    const op *o = v->op;
+    const unit *u = cs->u;
+    if (o->h.mark == cs->e->gen || o->h.owner == u->h.owner || !op_hazardous(o) ||
+        v->end <= cs->now || v->end <= u->t)
+        return 0;
+    if (u->domain == DOM_AIR && !isnan(u->alt_m) && (u->alt_m < v->alt_lo || u->alt_m > v->alt_hi))
+        return 0;
+    if (geo_ball_dist(&u->pos, shape_ball(v->shape)) > u->ce_m + op_reach(o) + MARGIN)
+        return 0;
+    cands_add(cs, &((volume *)item)->op->h);
+    return 0;
+}
+
 static int cand_cmp(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -800,6 +835,9 @@ static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
     memset(cs, 0, sizeof *cs);
     cs->e = e;
     cs->self = x;
+    cs->v = e->cand_buf;
+    cs->cap = e->cand_cap;
+    cs->now = now;
     e->gen++;
     x->mark = e->gen;
     for (int i = 0; i < x->ncf; i++) {
@@ -811,7 +849,8 @@ static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
         if (u->has_pos) {
             double c[3] = {u->pos.x, u->pos.y, u->pos.z};
             rtree_box b = rtree_box_around(c, u->ce_m + MARGIN);
-            rtree_search(e->vol_tree, &b, on_volume, cs);
+            cs->u = u;
+            rtree_search(e->vol_tree, &b, on_volume_for_unit, cs);
         }
     } else if (x->type == OBJ_SITE) {
         site *s = (site *)x;
@@ -848,16 +887,12 @@ static dc_status reconcile(dc_engine *e, obj *x, dc_time now, int reset_acks, dc
     if (now > e->now)
         e->now = now;
     gather(e, x, now, &cs);
-    if (cs.oom) {
-        free(cs.v);
+    if (cs.oom)
         return DC_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < cs.n; i++)
-        eval_pair(x, cs.v[i].o, now, &cs.v[i].ev);
-    if (cs.n > 1) /* qsort(NULL, 0, ...) is undefined behaviour */
-        qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+    size_t nnew = 0;
     for (size_t i = 0; i < cs.n; i++) {
         obj *y = cs.v[i].o;
+        eval_pair(x, y, now, &cs.v[i].ev);
         dc_conflict *c = NULL;
         for (int k = 0; k < x->ncf; k++)
             if (x->cf[k]->a == y || x->cf[k]->b == y) {
@@ -865,15 +900,19 @@ static dc_status reconcile(dc_engine *e, obj *x, dc_time now, int reset_acks, dc
                 break;
             }
         if (c && cs.v[i].ev.hit)
-            conflict_update(c, &cs.v[i].ev, reset_acks, ch);
+            conflict_update(e, c, &cs.v[i].ev, reset_acks, ch);
         else if (c)
             conflict_resolve(e, c, now, ch);
-        else if (cs.v[i].ev.hit && !conflict_open(e, x, y, &cs.v[i].ev, now, ch)) {
-            free(cs.v);
-            return DC_ERR_NOMEM;
-        }
+        else if (cs.v[i].ev.hit)
+            cs.v[nnew++] = cs.v[i]; /* i >= nnew: compacting in place is safe */
     }
-    free(cs.v);
+    /* New conflicts get their ids in key order, so ids are deterministic
+     * whatever order the index returned the candidates in. */
+    if (nnew > 1)
+        qsort(cs.v, nnew, sizeof *cs.v, cand_cmp);
+    for (size_t i = 0; i < nnew; i++)
+        if (!conflict_open(e, x, cs.v[i].o, &cs.v[i].ev, now, ch))
+            return DC_ERR_NOMEM;
     return DC_OK;
 }
 
@@ -1388,7 +1427,7 @@ static void reeval_conflict(dc_engine *e, dc_conflict *c, dc_time now, dc_change
     eval_t ev;
     eval_pair(c->a, c->b, now, &ev);
     if (ev.hit)
-        conflict_update(c, &ev, 0, ch);
+        conflict_update(e, c, &ev, 0, ch);
     else
         conflict_resolve(e, c, now, ch);
 }
@@ -1398,6 +1437,11 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
     if (now < e->now)
         now = e->now;
     e->now = now;
+    /* Nothing has come due: the common case, and O(1), since the service
+     * advances the clock before every write and every second. */
+    if (now < e->next_due)
+        return DC_OK;
+    e->next_due = DC_TIME_MAX;
     /* Operations whose every volume has ended end by themselves; volumes
      * that ended leave the index. */
     for (size_t i = 0; i < e->ops.cap; i++) {
@@ -1409,9 +1453,10 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
         int live = 0;
         for (int k = 0; k < o->nvol; k++) {
             volume *v = &o->vols[k];
-            if (v->end > now)
+            if (v->end > now) {
                 live = 1;
-            else if (v->indexed) {
+                due(e, v->end);
+            } else if (v->indexed) {
                 rtree_delete(e->vol_tree, &v->box, v);
                 v->indexed = 0;
             }
@@ -1429,12 +1474,16 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
         if (s->valid_to <= now && s->indexed) {
             site_unindex(e, s);
             resolve_all(e, &s->h, now, ch);
+        } else if (s->indexed) {
+            due(e, s->valid_to);
         }
     }
     for (size_t i = 0; i < e->nconflicts; i++) {
         dc_conflict *c = e->conflicts[i];
         if (c->open && c->next_check <= now)
             reeval_conflict(e, c, now, ch);
+        else if (c->open)
+            due(e, c->next_check);
     }
     return DC_OK;
 }
@@ -1489,7 +1538,6 @@ dc_status dc_check(dc_engine *e, const char *party_id, const json_t *body, dc_ti
                                 view_object_for_conflict(e, y->type, y->owner, y->id, 1)));
         }
     }
-    free(cs.v);
     free(tmp.h.key);
     tmp.h.key = NULL;
     model_op_clear(&tmp);

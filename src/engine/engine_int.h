@@ -133,6 +133,9 @@ struct dc_engine {
     uint64_t next_conflict;
     uint64_t gen;
     dc_time now;
+    dc_time next_due; /* dc_advance has nothing to do before this */
+    struct cand *cand_buf; /* reused by every reconcile */
+    size_t cand_cap;
 };
 
 /* model.c: body validation into the structs above. Each returns DC_OK or
