@@ -955,9 +955,6 @@ dc_status dc_site_put(dc_engine *e, const char *party_id, const char *id, const 
         model_site_clear(&tmp);
         return DC_ERR_EXISTS;
     }
-    if (!old && !create && id) {
-        /* PUT to a new id creates it, like a create. */
-    }
     if (old) {
         /* Replace in place: keep the object (and its open conflicts),
          * swap the description, re-evaluate. */
