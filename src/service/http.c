@@ -775,9 +775,11 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         json_object_foreach(body, k, v)
         {
             if (strcmp(k, "id") != 0 && strcmp(k, "name") != 0 && strcmp(k, "stale_after_s") != 0) {
+                /* k lives in body: answer before releasing it */
+                enum MHD_Result ret =
+                    respond_error(r, 422, "invalid", "unknown field (id, name, stale_after_s)", k);
                 json_decref(body);
-                return respond_error(r, 422, "invalid", "unknown field (id, name, stale_after_s)",
-                                     k);
+                return ret;
             }
         }
         svc_result res;
@@ -832,14 +834,16 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         json_t *v;
         json_object_foreach(body, k, v)
         {
-            if (strcmp(k, "units") != 0 && strcmp(k, "operations") != 0) {
-                json_decref(body);
-                return respond_error(r, 422, "invalid", "unknown field (units, operations)", k);
-            }
-            if (!json_is_boolean(v)) {
-                json_decref(body);
-                return respond_error(r, 400, "malformed", "must be true or false", k);
-            }
+            /* k lives in body: answer before releasing it */
+            enum MHD_Result ret = MHD_NO;
+            if (strcmp(k, "units") != 0 && strcmp(k, "operations") != 0)
+                ret = respond_error(r, 422, "invalid", "unknown field (units, operations)", k);
+            else if (!json_is_boolean(v))
+                ret = respond_error(r, 400, "malformed", "must be true or false", k);
+            else
+                continue;
+            json_decref(body);
+            return ret;
         }
         int u = json_is_true(json_object_get(body, "units"));
         int o = json_is_true(json_object_get(body, "operations"));
