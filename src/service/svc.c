@@ -497,26 +497,31 @@ static int wait_durable(svc *s, int64_t idx)
     return ok ? 0 : -1;
 }
 
-/* log_changes queues a record for an applied input with its events.
- * Returns the pending entry (owned by the queue) or NULL when out of
- * memory. emu held. */
-static store_pending *log_record(svc *s, const char *op, const char *party, const char *id,
-                                 const json_t *args, const char *token_hex, dc_time now,
-                                 const dc_changes *ch)
+/* log_record queues a record for an applied input with its events and
+ * gives its index and hash. Returns 0, or -1 when out of memory. emu
+ * held. */
+static int log_record(svc *s, const char *op, const char *party, const char *id,
+                      const json_t *args, const char *token_hex, dc_time now,
+                      const dc_changes *ch, int64_t *idx, char hash[STORE_HASH_HEX])
 {
     char *content = record_content(op, party, id, args, token_hex, now);
     if (!content)
-        return NULL;
+        return -1;
     store_pending *p = chain_record(s, content);
     if (!p)
-        return NULL;
+        return -1;
     if (make_events(s, ch, p->idx, now, args, p) != 0) {
         store_pending_free(p);
-        return NULL;
+        return -1;
     }
     commit_tip(s, p);
+    /* Copy out before enqueueing: from then on a committer in another
+     * thread (wait_durable runs without emu) may commit and free p. */
+    *idx = p->idx;
+    if (hash)
+        memcpy(hash, p->hash, STORE_HASH_HEX);
     enqueue(s, p);
-    return p;
+    return 0;
 }
 
 static void mark_broken(svc *s)
@@ -543,11 +548,10 @@ static int64_t advance_locked(svc *s, dc_time now)
     dc_changes_init(&ch);
     int64_t idx = 0;
     if (dc_advance(s->e, now, &ch) == DC_OK && ch.n > 0) {
-        store_pending *p = log_record(s, "advance", NULL, NULL, NULL, NULL, now, &ch);
-        if (p)
-            idx = p->idx;
-        else
+        if (log_record(s, "advance", NULL, NULL, NULL, NULL, now, &ch, &idx, NULL) != 0) {
+            idx = 0;
             mark_broken(s); /* state changed but cannot be logged */
+        }
     }
     dc_changes_free(&ch);
     return idx;
@@ -635,15 +639,14 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     dc_status st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
     int64_t idx = adv_idx;
     if (st == DC_OK) {
-        store_pending *p = log_record(s, op, party, id, args, tokp, now, &ch);
-        if (!p) {
+        int64_t rec_idx = 0;
+        if (log_record(s, op, party, id, args, tokp, now, &ch, &rec_idx, res->hash) != 0) {
             mark_broken(s);
             st = DC_ERR_NOMEM;
             seterr(err, DC_ERR_NOMEM, "", "out of memory writing the log");
         } else {
-            idx = p->idx;
-            res->record = p->idx;
-            memcpy(res->hash, p->hash, STORE_HASH_HEX);
+            idx = rec_idx;
+            res->record = rec_idx;
             dc_time_format(now, res->time);
             res->accepted = accepted;
             res->http = is_create(op) || unit_new ? 201 : 200;
