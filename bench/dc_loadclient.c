@@ -374,6 +374,10 @@ int main(int argc, char **argv)
     }
     for (int k = 0; k < NS; k++)
         pthread_join(th[k], NULL);
+    /* This connection sat idle through the setup, longer than the server's
+     * idle timeout on a full-size theatre: start a fresh one. */
+    conn_close(&c);
+    conn_open(&c);
     /* first positions, batched per party */
     for (int p = 0; p < w.nparties; p++)
         for (int s0 = 0; s0 < w.npu[p]; s0 += WL_BATCH) {
