@@ -49,6 +49,10 @@ say "deconflict in-process (engine API, one core)"
 "$BUILD/bench_engine" "${SM[@]}" --seed "$SEED" --out "$OUT" --replay-cap "${BENCH_REPLAY_CAP:-45}" \
   --scale-steps "${BENCH_SCALE_STEPS:-$([ "$SMOKE" = 1 ] && echo 2 || echo 3)}" >"$OUT/engine.json" \
   || fail "bench_engine failed"
+# Report cost against the number of operations alone (same local picture,
+# 1k / 10k / 100k operations in all): issue 2's flatness check.
+say "report cost vs number of operations (bench_flat)"
+"$BUILD/bench_flat" "${SM[@]}" --seed "$SEED" || fail "bench_flat failed"
 
 # ---- PostgreSQL + PostGIS ----
 PGPORT=$(free_port)
