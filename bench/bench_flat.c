@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     }
     int same = opened[0] == opened[1] && opened[1] == opened[2] && resolved[0] == resolved[1] &&
                resolved[1] == resolved[2];
-    printf("bench_flat: cost ratio 100k/1k operations %.2f; local results %s\n", ns[2] / ns[0],
-           same ? "identical" : "DIFFER");
+    printf("bench_flat: cost ratio %d/%d operations %.2f; local results %s\n", totals[2],
+           totals[0], ns[2] / ns[0], same ? "identical" : "DIFFER");
     return same ? 0 : 1;
 }
