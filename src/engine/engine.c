@@ -1282,11 +1282,18 @@ dc_status dc_operation_delete(dc_engine *e, const char *party_id, const char *id
     return DC_OK;
 }
 
+/* The interlock's test: a critical conflict lacking either side's
+ * acknowledgement blocks activation. */
+static int conflict_blocks(const dc_conflict *c)
+{
+    return c->severity == SEV_CRITICAL && (!c->ack_a || !c->ack_b);
+}
+
 static int op_blocked(const op *o)
 {
     for (int i = 0; i < o->h.ncf; i++) {
         const dc_conflict *c = o->h.cf[i];
-        if (c->severity == SEV_CRITICAL && (!c->ack_a || !c->ack_b))
+        if (conflict_blocks(c))
             return 1;
     }
     return 0;
@@ -1297,7 +1304,7 @@ static json_t *blocking_list(const dc_engine *e, const op *o, const char *viewer
     json_t *a = json_array();
     for (int i = 0; i < o->h.ncf; i++) {
         dc_conflict *c = o->h.cf[i];
-        if (c->severity == SEV_CRITICAL && (!c->ack_a || !c->ack_b))
+        if (conflict_blocks(c))
             json_array_append_new(a, dc_conflict_view(e, c, viewer));
     }
     return a;
@@ -1336,7 +1343,7 @@ dc_status dc_operation_activate(dc_engine *e, const char *party_id, const char *
         o->override_reason = strdup(override_reason);
         for (int i = 0; i < o->h.ncf; i++) {
             dc_conflict *c = o->h.cf[i];
-            if (c->severity == SEV_CRITICAL && (!c->ack_a || !c->ack_b))
+            if (conflict_blocks(c))
                 change_add(ch, DC_CH_OVERRIDDEN, c, o->h.owner->id);
         }
     }

@@ -894,7 +894,6 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
     if (!pg->rings)
         return -2;
     double mean[3] = {0, 0, 0};
-    size_t nv = 0;
     for (int r = 0; r < pg->nrings; r++) {
         snprintf(f, sizeof f, "%s[%d]", field, r);
         int rc = parse_ring(json_array_get(rings, r), &pg->rings[r], f, err);
@@ -910,7 +909,6 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
                 mean[0] += pg->rings[0].v[i].x;
                 mean[1] += pg->rings[0].v[i].y;
                 mean[2] += pg->rings[0].v[i].z;
-                nv++;
             }
     }
     pg->pc = geo_pt_from_ecef(mean);
@@ -966,7 +964,6 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
                 return fail(err, f, "hole lies inside another hole%s", "");
         }
     }
-    (void)nv;
     return 0;
 }
 
