@@ -198,6 +198,7 @@ static void site_free(site *s)
 static void unit_free(unit *u)
 {
     obj_free_common(&u->h);
+    free(u->nl);
     free(u->callsign);
     free(u);
 }
@@ -415,7 +416,10 @@ static dc_time tmin(dc_time a, dc_time b)
     return a < b ? a : b;
 }
 
-static void eval_op_unit(const op *H, const unit *U, dc_time now, eval_t *ev)
+
+/* only: when nonzero, just the volumes whose mark equals it can be within
+ * reach (the unit's neighbour list said so); the others are skipped. */
+static void eval_op_unit(const op *H, const unit *U, dc_time now, uint64_t only, eval_t *ev)
 {
     eval_init(ev);
     if (!op_hazardous(H) || !op_current(H) || !U->has_pos || H->h.owner == U->h.owner)
@@ -423,7 +427,7 @@ static void eval_op_unit(const op *H, const unit *U, dc_time now, eval_t *ev)
     double T = H->hazard_m + H->warning_m;
     for (int i = 0; i < H->nvol; i++) {
         const volume *V = &H->vols[i];
-        if (V->end <= now || V->end <= U->t)
+        if (V->end <= now || V->end <= U->t || (only && V->mark != only))
             continue;
         if (U->domain == DOM_AIR && !isnan(U->alt_m) && (U->alt_m < V->alt_lo || U->alt_m > V->alt_hi))
             continue;
@@ -534,7 +538,7 @@ static void canonical(obj **a, obj **b)
     }
 }
 
-static void eval_pair(const obj *a, const obj *b, dc_time now, eval_t *ev)
+static void eval_pair(const obj *a, const obj *b, dc_time now, uint64_t only, eval_t *ev)
 {
     if (a->type != OBJ_OP) {
         const obj *t = a;
@@ -546,7 +550,7 @@ static void eval_pair(const obj *a, const obj *b, dc_time now, eval_t *ev)
         return;
     }
     if (b->type == OBJ_UNIT)
-        eval_op_unit((const op *)a, (const unit *)b, now, ev);
+        eval_op_unit((const op *)a, (const unit *)b, now, only, ev);
     else if (b->type == OBJ_SITE)
         eval_op_site((const op *)a, (const site *)b, now, ev);
     else
@@ -706,6 +710,7 @@ static void unit_index(dc_engine *e, unit *u)
         rtree_delete(e->unit_tree, &u->box, u);
         u->indexed = 0;
     }
+    u->nl_valid = 0; /* a new box: the neighbour list covered the old one */
     u->box_c[0] = u->pos.x;
     u->box_c[1] = u->pos.y;
     u->box_c[2] = u->pos.z;
@@ -720,32 +725,62 @@ static void unit_unindex(dc_engine *e, unit *u)
     if (u->indexed)
         rtree_delete(e->unit_tree, &u->box, u);
     u->indexed = 0;
+    u->nl_valid = 0;
+}
+
+static int on_unit_invalidate(void *item, void *ud)
+{
+    (void)ud;
+    ((unit *)item)->nl_valid = 0;
+    return 0;
+}
+
+/* Every insertion into and removal from the volume index goes through
+ * these two, which drop the neighbour list of every unit whose index box
+ * meets the volume's box (a list covers exactly its unit's box; see
+ * "neighbour lists" below). */
+static void nl_invalidate_near(dc_engine *e, const volume *v)
+{
+    const geo_ball *b = shape_ball(v->shape);
+    rtree_box box = rtree_box_around(b->c, b->r + op_reach(v->op) + MARGIN + 2.0);
+    rtree_search(e->unit_tree, &box, on_unit_invalidate, NULL);
+}
+
+static void vol_insert(dc_engine *e, volume *v)
+{
+    const geo_ball *b = shape_ball(v->shape);
+    v->box = rtree_box_around(b->c, b->r + op_reach(v->op) + MARGIN);
+    if (rtree_insert(e->vol_tree, &v->box, v) == 0)
+        v->indexed = 1;
+    nl_invalidate_near(e, v);
+}
+
+static void vol_remove(dc_engine *e, volume *v)
+{
+    if (!v->indexed)
+        return;
+    rtree_delete(e->vol_tree, &v->box, v);
+    v->indexed = 0;
+    nl_invalidate_near(e, v);
 }
 
 static void op_index(dc_engine *e, op *o, dc_time now)
 {
     if (!op_current(o))
         return;
-    double reach = op_reach(o) + MARGIN;
     for (int i = 0; i < o->nvol; i++) {
         volume *v = &o->vols[i];
         due(e, v->end); /* also when already over: the clock must end it */
         if (v->indexed || v->end <= now)
             continue;
-        const geo_ball *b = shape_ball(v->shape);
-        v->box = rtree_box_around(b->c, b->r + reach);
-        if (rtree_insert(e->vol_tree, &v->box, v) == 0)
-            v->indexed = 1;
+        vol_insert(e, v);
     }
 }
 
 static void op_unindex(dc_engine *e, op *o)
 {
     for (int i = 0; i < o->nvol; i++)
-        if (o->vols[i].indexed) {
-            rtree_delete(e->vol_tree, &o->vols[i].box, &o->vols[i]);
-            o->vols[i].indexed = 0;
-        }
+        vol_remove(e, &o->vols[i]);
 }
 
 /* ---------- candidates and reconciliation ---------- */
@@ -761,8 +796,8 @@ typedef struct {
     cand *v; /* the engine's reusable buffer: no allocation per report */
     size_t n, cap;
     int oom;
-    const unit *u; /* set when gathering for a unit: filter volumes early */
     dc_time now;
+    uint64_t only; /* see eval_op_unit */
 } cands;
 
 static void cands_add(cands *cs, obj *o)
@@ -801,24 +836,132 @@ static int on_volume(void *item, void *ud)
     return 0;
 }
 
-/* For a position report: R-tree boxes are loose, so drop volumes that
- * cannot meet the unit before they become candidates (the same tests
- * eval_op_unit makes, and a chord bound on the distance). */
-static int on_volume_for_unit(void *item, void *ud)
+/* ---------- neighbour lists ----------
+ *
+ * The hot path of the whole service is a position report, and a unit that
+ * moved 20 m has the same neighbours as before. So each indexed unit keeps
+ * a neighbour list (a Verlet list, as in molecular dynamics): every
+ * volume that could come within its threshold of the unit anywhere inside
+ * the unit's index box, each with a lower bound on how far the unit may
+ * move before the volume can matter. A report then costs one chord and a
+ * comparison per neighbour, and only the few neighbours whose bound says
+ * "maybe" are evaluated exactly. Hand-written because it is the product's
+ * core and measured to be the cost of ingest (bench/README.md).
+ *
+ * Why it never misses a conflict:
+ * - Coverage. The list holds every hazardous volume of another party
+ *   whose index box meets the unit's index box. A unit at pos with error
+ *   radius ce stays inside ball(box_c, box_r) (unit_index keeps it so), and
+ *   a volume it can conflict with has that ball meeting ball(centre, r +
+ *   reach + MARGIN), which lies inside the volume's index box. The list is
+ *   dropped (nl_valid = 0) whenever the unit gets a new box, and whenever
+ *   a volume enters or leaves the index near the box (vol_insert,
+ *   vol_remove), so it is rebuilt from the index before its next use.
+ *   Everything else (time windows, altitude bands, operation state) is
+ *   tested by eval_op_unit at every report, not cached.
+ * - Bounds. At build time each volume's separation d0 from the unit's
+ *   position ref is computed exactly (within 1 mm). Later, at pos, the
+ *   separation of the unit's disc is at least d0 - geodesic(ref, pos) -
+ *   ce, and geodesic(ref, pos) <= chord * (1 + 1e-6) + 1 mm for the chords
+ *   of a few km that occur inside one box. A volume is skipped only when
+ *   that lower bound exceeds its threshold + MARGIN + NL_TOL. */
+#define NL_TOL 0.01
+
+typedef struct {
+    volume *v;
+    double slack; /* d0 - (threshold + MARGIN + NL_TOL) */
+} nl_entry;
+
+struct nlist {
+    double ref[3]; /* ECEF of the position the bounds were computed at */
+    int n, cap;
+    nl_entry e[];
+};
+
+typedef struct {
+    unit *u;
+    double span; /* largest (distance from ref) + ce inside the box */
+    int oom;
+} nl_build_t;
+
+static int on_volume_nl(void *item, void *ud)
 {
-    const volume *v = item;
-    cands *cs = ud;
+    volume *v = item;
+    nl_build_t *b = ud;
     const op *o = v->op;
-    const unit *u = cs->u;
-    if (o->h.mark == cs->e->gen || o->h.owner == u->h.owner || !op_hazardous(o) ||
-        v->end <= cs->now || v->end <= u->t)
+    unit *u = b->u;
+    if (o->h.owner == u->h.owner || !op_hazardous(o))
         return 0;
-    if (u->domain == DOM_AIR && !isnan(u->alt_m) && (u->alt_m < v->alt_lo || u->alt_m > v->alt_hi))
-        return 0;
-    if (geo_ball_dist(&u->pos, shape_ball(v->shape)) > u->ce_m + op_reach(o) + MARGIN)
-        return 0;
-    cands_add(cs, &((volume *)item)->op->h);
+    double T = o->hazard_m + o->warning_m + MARGIN + NL_TOL;
+    double cutoff = T + b->span;
+    double d0 = shape_separation_disc(&u->pos, 0, v->shape, cutoff);
+    if (d0 > cutoff)
+        return 0; /* out of reach from anywhere in the box */
+    struct nlist *nl = u->nl;
+    if (nl->n == nl->cap) {
+        int cap = nl->cap * 2;
+        struct nlist *g = realloc(nl, sizeof *nl + sizeof nl->e[0] * (size_t)cap);
+        if (!g) {
+            b->oom = 1;
+            return 1;
+        }
+        g->cap = cap;
+        u->nl = nl = g;
+    }
+    nl->e[nl->n].v = v;
+    nl->e[nl->n].slack = d0 - T;
+    nl->n++;
     return 0;
+}
+
+/* Rebuilds u's neighbour list from the volume index. Returns 0, or -1 when
+ * out of memory (the list stays invalid). */
+static int nl_build(dc_engine *e, unit *u)
+{
+    if (!u->nl) {
+        u->nl = malloc(sizeof *u->nl + sizeof u->nl->e[0] * 8);
+        if (!u->nl)
+            return -1;
+        u->nl->cap = 8;
+    }
+    u->nl->n = 0;
+    u->nl->ref[0] = u->pos.x;
+    u->nl->ref[1] = u->pos.y;
+    u->nl->ref[2] = u->pos.z;
+    double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1], dz = u->pos.z - u->box_c[2];
+    nl_build_t b = {u, sqrt(dx * dx + dy * dy + dz * dz) + u->box_r + 1.0, 0};
+    rtree_box box = rtree_box_around(u->box_c, u->box_r + MARGIN);
+    rtree_search(e->vol_tree, &box, on_volume_nl, &b);
+    if (b.oom)
+        return -1;
+    if (u->nl->n == 0) { /* the common case in a quiet area: hold no memory */
+        free(u->nl);
+        u->nl = NULL;
+    }
+    u->nl_valid = 1;
+    return 0;
+}
+
+/* Adds the operations of u's neighbours that may be within reach now. */
+static void nl_gather(dc_engine *e, unit *u, cands *cs)
+{
+    if (!u->nl_valid && nl_build(e, u)) {
+        cs->oom = 1;
+        return;
+    }
+    const struct nlist *nl = u->nl;
+    if (!nl)
+        return;
+    double dx = u->pos.x - nl->ref[0], dy = u->pos.y - nl->ref[1], dz = u->pos.z - nl->ref[2];
+    double moved = sqrt(dx * dx + dy * dy + dz * dz) * (1 + 1e-6) + 1e-3 + u->ce_m;
+    for (int i = 0; i < nl->n; i++)
+        if (nl->e[i].slack <= moved) {
+            nl->e[i].v->mark = e->gen;
+            cands_add(cs, &nl->e[i].v->op->h);
+        }
+    /* Every volume that can be within reach is now marked; the volumes of
+     * the unit's existing conflicts that are not are out of reach. */
+    cs->only = e->gen;
 }
 
 static int cand_cmp(const void *a, const void *b)
@@ -846,11 +989,14 @@ static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
     }
     if (x->type == OBJ_UNIT) {
         unit *u = (unit *)x;
-        if (u->has_pos) {
+        if (u->indexed) {
+            nl_gather(e, u, cs);
+        } else if (u->has_pos) {
+            /* Not indexed (out of memory earlier): no box, no list; take
+             * every volume near the unit and evaluate each exactly. */
             double c[3] = {u->pos.x, u->pos.y, u->pos.z};
             rtree_box b = rtree_box_around(c, u->ce_m + MARGIN);
-            cs->u = u;
-            rtree_search(e->vol_tree, &b, on_volume_for_unit, cs);
+            rtree_search(e->vol_tree, &b, on_volume, cs);
         }
     } else if (x->type == OBJ_SITE) {
         site *s = (site *)x;
@@ -892,7 +1038,7 @@ static dc_status reconcile(dc_engine *e, obj *x, dc_time now, int reset_acks, dc
     size_t nnew = 0;
     for (size_t i = 0; i < cs.n; i++) {
         obj *y = cs.v[i].o;
-        eval_pair(x, y, now, &cs.v[i].ev);
+        eval_pair(x, y, now, cs.only, &cs.v[i].ev);
         dc_conflict *c = NULL;
         for (int k = 0; k < x->ncf; k++)
             if (x->cf[k]->a == y || x->cf[k]->b == y) {
@@ -1429,7 +1575,7 @@ dc_status dc_conflict_ack(dc_engine *e, const char *party_id, const char *confli
 static void reeval_conflict(dc_engine *e, dc_conflict *c, dc_time now, dc_changes *ch)
 {
     eval_t ev;
-    eval_pair(c->a, c->b, now, &ev);
+    eval_pair(c->a, c->b, now, 0, &ev);
     if (ev.hit)
         conflict_update(e, c, &ev, 0, ch);
     else
@@ -1460,9 +1606,8 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
             if (v->end > now) {
                 live = 1;
                 due(e, v->end);
-            } else if (v->indexed) {
-                rtree_delete(e->vol_tree, &v->box, v);
-                v->indexed = 0;
+            } else {
+                vol_remove(e, v);
             }
         }
         if (!live) {
@@ -1523,7 +1668,7 @@ dc_status dc_check(dc_engine *e, const char *party_id, const json_t *body, dc_ti
     json_t *list = json_array();
     if (!cs.oom && tmp.h.key) {
         for (size_t i = 0; i < cs.n; i++)
-            eval_pair(&tmp.h, cs.v[i].o, now, &cs.v[i].ev);
+            eval_pair(&tmp.h, cs.v[i].o, now, 0, &cs.v[i].ev);
         if (cs.n > 1)
             qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
         for (size_t i = 0; i < cs.n; i++) {
@@ -1593,6 +1738,38 @@ static int in_tree(const rtree *t, const rtree_box *b, const void *item)
     return f.found;
 }
 
+/* Checks a unit's valid neighbour list against the index: every volume
+ * within reach of the unit now must be in the list and not skipped. */
+typedef struct {
+    const unit *u;
+    int bad;
+    const volume *missed;
+} nl_check_t;
+
+static int on_volume_nl_check(void *item, void *ud)
+{
+    const volume *v = item;
+    nl_check_t *c = ud;
+    const unit *u = c->u;
+    const op *o = v->op;
+    if (o->h.owner == u->h.owner || !op_hazardous(o))
+        return 0;
+    double T = o->hazard_m + o->warning_m + MARGIN;
+    if (shape_separation_disc(&u->pos, u->ce_m, v->shape, T) > T)
+        return 0;
+    const struct nlist *nl = u->nl;
+    if (nl) {
+        double dx = u->pos.x - nl->ref[0], dy = u->pos.y - nl->ref[1], dz = u->pos.z - nl->ref[2];
+        double moved = sqrt(dx * dx + dy * dy + dz * dz) * (1 + 1e-6) + 1e-3 + u->ce_m;
+        for (int i = 0; i < nl->n; i++)
+            if (nl->e[i].v == v && nl->e[i].slack <= moved)
+                return 0;
+    }
+    c->bad = 1;
+    c->missed = v;
+    return 1;
+}
+
 int dc_engine_check(const dc_engine *e, char *buf, size_t len)
 {
     if (rtree_check(e->site_tree) || rtree_check(e->unit_tree) || rtree_check(e->vol_tree)) {
@@ -1631,6 +1808,17 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
                 !in_tree(e->unit_tree, &u->box, u)) {
                 snprintf(buf, len, "unit %s outside its index box", u->h.key);
                 return -1;
+            }
+            if (u->nl_valid) {
+                nl_check_t c = {u, 0, NULL};
+                double cc[3] = {u->pos.x, u->pos.y, u->pos.z};
+                rtree_box b = rtree_box_around(cc, u->ce_m + MARGIN);
+                rtree_search(e->vol_tree, &b, on_volume_nl_check, &c);
+                if (c.bad) {
+                    snprintf(buf, len, "unit %s: neighbour list misses volume %s[%d]", u->h.key,
+                             c.missed->op->h.key, c.missed->idx);
+                    return -1;
+                }
             }
         }
     }
@@ -1714,7 +1902,7 @@ int dc_engine_recompute_check(const dc_engine *e, dc_time now, char *buf, size_t
                         continue; /* each operation pair once */
                 }
                 eval_t ev;
-                eval_pair(a, b, now, &ev);
+                eval_pair(a, b, now, 0, &ev);
                 dc_conflict *c = NULL;
                 for (int k = 0; k < a->ncf; k++)
                     if (a->cf[k]->a == b || a->cf[k]->b == b)

@@ -61,6 +61,8 @@ typedef struct site {
     rtree_box box;
 } site;
 
+struct nlist; /* engine.c: a unit's neighbour list */
+
 typedef struct unit {
     obj h;
     char *callsign;
@@ -73,6 +75,8 @@ typedef struct unit {
     int indexed;
     rtree_box box; /* with slack: the unit moves within it without reindexing */
     double box_c[3], box_r;
+    struct nlist *nl; /* the volumes that can matter while it stays in box */
+    int nl_valid;
 } unit;
 
 struct op;
@@ -87,6 +91,7 @@ typedef struct volume {
     dc_time start, end;
     int indexed;
     rtree_box box;
+    uint64_t mark; /* == engine gen: within reach of the unit being reconciled */
 } volume;
 
 typedef struct op {

@@ -26,17 +26,19 @@ void hmap_free(hmap *m)
 {
     free(m->keys);
     free(m->vals);
+    free(m->hashes);
     memset(m, 0, sizeof *m);
 }
 
 static size_t find(const hmap *m, const char *key)
 {
-    size_t mask = m->cap - 1, i = hash(key) & mask;
+    uint64_t h = hash(key);
+    size_t mask = m->cap - 1, i = h & mask;
     for (;;) {
         const char *k = m->keys[i];
         if (!k)
             return (size_t)-1;
-        if (k != TOMB && strcmp(k, key) == 0)
+        if (m->hashes[i] == (unsigned)h && k != TOMB && strcmp(k, key) == 0)
             return i;
         i = (i + 1) & mask;
     }
@@ -55,27 +57,34 @@ static int grow(hmap *m)
     size_t cap = m->cap ? m->cap * 2 : 16;
     if ((m->n + 1) * 2 <= m->cap)
         cap = m->cap; /* only tombstones to clear */
+    if (cap > ((size_t)1 << 32))
+        return -1; /* slots are placed by the stored 32-bit hashes */
     const char **keys = calloc(cap, sizeof *keys);
     void **vals = calloc(cap, sizeof *vals);
-    if (!keys || !vals) {
+    unsigned *hashes = calloc(cap, sizeof *hashes);
+    if (!keys || !vals || !hashes) {
         free(keys);
         free(vals);
+        free(hashes);
         return -1;
     }
     for (size_t i = 0; i < m->cap; i++) {
         const char *k = m->keys[i];
         if (!k || k == TOMB)
             continue;
-        size_t j = hash(k) & (cap - 1);
+        size_t j = m->hashes[i] & (cap - 1); /* cap <= 2^32: the low bits suffice */
         while (keys[j])
             j = (j + 1) & (cap - 1);
         keys[j] = k;
         vals[j] = m->vals[i];
+        hashes[j] = m->hashes[i];
     }
     free(m->keys);
     free(m->vals);
+    free(m->hashes);
     m->keys = keys;
     m->vals = vals;
+    m->hashes = hashes;
     m->cap = cap;
     m->tomb = 0;
     return 0;
@@ -93,13 +102,15 @@ int hmap_put(hmap *m, const char *key, void *val)
     }
     if ((m->n + m->tomb + 1) * 2 > m->cap && grow(m))
         return -1;
-    size_t mask = m->cap - 1, i = hash(key) & mask;
+    uint64_t h = hash(key);
+    size_t mask = m->cap - 1, i = h & mask;
     while (m->keys[i] && m->keys[i] != TOMB)
         i = (i + 1) & mask;
     if (m->keys[i] == TOMB)
         m->tomb--;
     m->keys[i] = key;
     m->vals[i] = val;
+    m->hashes[i] = (unsigned)h;
     m->n++;
     return 0;
 }

@@ -9,6 +9,7 @@
 typedef struct {
     const char **keys;
     void **vals;
+    unsigned *hashes; /* low 32 bits of each key's hash: most probes end here */
     size_t cap, n, tomb;
 } hmap;
 

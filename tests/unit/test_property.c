@@ -83,6 +83,7 @@ typedef struct {
     int domain; /* 0 ground 1 air 2 sea */
     int has_pos;
     double lon, lat, alt, ce; /* alt NAN when none */
+    double heading;           /* of the unit's random walk, degrees */
     dc_time t;
     /* op */
     int kind;
@@ -261,13 +262,20 @@ static void fail_on(dc_status rc, dc_error *err, const char *what)
     dc_error_clear(err);
 }
 
+static int walker = -1; /* the unit that walked last */
+/* Walk scenarios: after a random start, mostly position reports of a few
+ * units walking straight on, so that neighbour lists are reused for many
+ * reports and units approach volumes head-on (no 9,000-vertex rings: the
+ * reference would take too long over hundreds of steps). */
+static int walk_mode;
+
 static void step_random(dc_engine *e)
 {
     dc_error err = {0};
     dc_status rc;
     int r = irand(100);
     mobj *o;
-    if ((r < 22 || nobj < 4) && nobj < MAXOBJ) {
+    if ((r < (walk_mode ? 70 : 22) || nobj < 4) && nobj < MAXOBJ && !(walk_mode && g_step > 30)) {
         /* file something new */
         o = &objs[nobj];
         memset(o, 0, sizeof *o);
@@ -278,7 +286,7 @@ static void step_random(dc_engine *e)
         snprintf(o->id, sizeof o->id, "o%d", nobj);
         nobj++;
         if (o->type == T_SITE) {
-            rand_shape(&o->shape, 1, irand(3) == 0);
+            rand_shape(&o->shape, 1, !walk_mode && irand(3) == 0);
             o->standoff = irand(3) == 0 ? 0 : urand(0, 300);
             o->has_from = irand(3) == 0;
             o->has_to = irand(3) == 0;
@@ -315,24 +323,52 @@ static void step_random(dc_engine *e)
         }
         return;
     }
-    o = &objs[irand(nobj)];
+    /* Often the same unit walks again, with nothing else in between, so
+     * that its neighbour list is used many times before it is rebuilt. */
+    if (walk_mode && g_step > 30 && (walker < 0 || irand(25) == 0)) {
+        int k = irand(nobj);
+        if (objs[k].live && objs[k].type == T_UNIT && objs[k].has_pos)
+            walker = k;
+    }
+    int force_walk = walker >= 0 && walker < nobj && objs[walker].live &&
+                     objs[walker].type == T_UNIT && objs[walker].has_pos &&
+                     irand(100) < (walk_mode && g_step > 30 ? 90 : 45);
+    o = force_walk ? &objs[walker] : &objs[irand(nobj)];
     if (!o->live)
         return;
-    if (r < 55 && o->type == T_UNIT) {
+    if ((r < 55 || force_walk) && o->type == T_UNIT) {
         /* move: a report, sometimes stale, sometimes older than the current */
         double lon, lat;
-        if (o->has_pos && irand(3))
+        int walk = force_walk || (o->has_pos && irand(2) == 0);
+        if (walk)
+            walker = (int)(o - objs);
+        if (walk) {
+            /* a step of a random walk: stays inside the unit's index box
+             * most of the time, so its neighbour list is reused */
+            geo_pt here = geo_pt_make(o->lon, o->lat);
+            if (irand(5) == 0)
+                o->heading = urand(0, 360); /* mostly straight on: head-on approaches */
+            geo_pt p = geo_direct(&here, o->heading + urand(-10, 10), urand(0, irand(4) ? 60 : 400));
+            lon = p.lon;
+            lat = p.lat;
+        } else if (o->has_pos && irand(2)) {
             rand_point(&lon, &lat, c_span), lon = o->lon + (lon - c_lon) * 0.05,
                                             lat = o->lat + (lat - c_lat) * 0.05;
-        else
+        } else {
             rand_point(&lon, &lat, c_span);
+        }
         if (lon >= 180)
             lon -= 360;
         if (lon < -180)
             lon += 360;
         double alt = irand(2) ? urand(0, 6000) : NAN;
         double ce = irand(3) == 0 ? 0 : urand(0, 150);
+        if (walk && irand(4))
+            ce = fmax(0, o->ce + urand(-5, 5));
         dc_time t = now - (dc_time)urand(0, irand(4) == 0 ? 3 * 3600 : 300) * DC_USEC;
+        if (walk && irand(8)) /* a walk mostly reports newer positions */
+            t = o->t + (dc_time)urand(1, 20) * DC_USEC > now ? now
+                                                             : o->t + (dc_time)urand(1, 20) * DC_USEC;
         rc = dc_position_report(e, PARTIES[o->party], o->id, lon, lat, alt, ce, t, now, NULL,
                                 &err);
         fail_on(rc, &err, "report");
@@ -628,8 +664,9 @@ static void run_scenario(int steps, int region)
     }
     if (c_lon >= 180)
         c_lon -= 360;
-    c_span = urand(2000, 15000);
+    c_span = walk_mode ? urand(1500, 4000) : urand(2000, 15000);
     nobj = 0;
+    walker = -1;
     now = 1486612800LL * DC_USEC; /* 2017-02-09T04:00:00Z */
     dc_engine *e = dc_engine_new();
     dc_error err = {0};
@@ -638,7 +675,7 @@ static void run_scenario(int steps, int region)
     printf("  scenario %d: %s at %.3f, %.3f, %d steps\n", g_scn, names[region], c_lon, c_lat,
            steps);
     fflush(stdout);
-    if (g_scn % 8 == 0) {
+    if (g_scn % 8 == 0 && !walk_mode) {
         /* Every eighth scenario, from the first, starts with a 9,000-vertex
          * site ring; more come at random. The reference is slow on them
          * (seconds per step), so not every scenario has one. */
@@ -691,6 +728,10 @@ int main(void)
     int scenarios = (int)(16 * scale) < 4 ? 4 : (int)(16 * scale);
     for (g_scn = 0; g_scn < scenarios && !failures; g_scn++)
         run_scenario(20 + irand(40), g_scn % 4);
+    walk_mode = 1;
+    for (int k = 0; k < scenarios / 2 && !failures; k++, g_scn++)
+        run_scenario(150, g_scn % 4);
+    scenarios += scenarios / 2;
     if (failures) {
         printf("test_property: FAILED with seed %llu\n", seed);
         printf("0 passed, 1 failed\n");
