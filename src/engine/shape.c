@@ -686,13 +686,368 @@ double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, doubl
     return best;
 }
 
-double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
+/* ---------- the fast path for two polygons ----------
+ *
+ * Why: a new 100-vertex operation meets site polygons and other volumes
+ * within a few kilometres; the exact path measures every vertex against
+ * every nearby edge with the intercept iteration (5-10 us each), which was
+ * most of a submit. Here both polygons are projected orthogonally onto the
+ * tangent plane at a surface point O between them, and three facts make
+ * every decision rigorous, with no measured constant:
+ *
+ *  1. Orthogonal projection never lengthens: planar <= chord <= geodesic.
+ *  2. A geodesic's curvature as a space curve is its normal curvature, at
+ *     most 1 / FAST_R (FAST_R = b^2 / a, the least radius of curvature of
+ *     WGS84). A curve f of length s with |f''| <= k deviates from the
+ *     uniform parametrisation of its chord by at most k u (s - u) / 2 <=
+ *     k s^2 / 8; so a projected edge stays, point by point, within
+ *     sag = s^2 / (8 FAST_R) of the straight segment between its projected
+ *     vertices (which project exactly).
+ *  3. Schur's comparison theorem: such a curve's chord c >= 2 R sin(s / 2R),
+ *     so s <= len_bound(c) = 2 R asin(c / 2R) (used for edge lengths too).
+ *
+ * Consequences, with sag_P and sag_Q the two polygons' bounds:
+ *  - a vertex w of P is at least planar(w, Q') - sag_Q from Q's boundary
+ *    (Q' the straight-edged planar polygon);
+ *  - if two straight edges cross and every endpoint is farther than
+ *    sag_P + sag_Q from the other edge, the true edges cross (bending each
+ *    by at most its sag never moves an edge through the other's endpoint,
+ *    so the crossing parity survives);
+ *  - if every edge pair is farther apart than sag_P + sag_Q, the boundaries
+ *    are disjoint, and a vertex's planar inside/outside test against the
+ *    other polygon is the true one (same argument, and the projection is
+ *    one-to-one this close to O);
+ *  - upward: the surface over the plane has slope at most tan(tilt), tilt
+ *    the largest angle between a normal within `reach` of O and O's normal
+ *    (<= distance / FAST_R; twice that is used), so a planar length p is a
+ *    chord of at most p (1 + tilt^2) and a geodesic of at most len_bound of
+ *    that: ub(w) = len_bound((planar(w, Q') + sag_Q) (1 + tilt^2)).
+ *
+ * The sweep over edge pairs (chunk discs first, nearest first) finds a
+ * clear crossing (answer 0), or proves the boundaries apart; then the one
+ * ring vertex per ring decides containment (answer 0); otherwise the only
+ * vertices that can be nearest (lower bound under the least upper bound)
+ * are measured, nearest first, with the unit path poly_dist_fast (within
+ * FAST_MAX_ERR) or exactly. Edges within sag of each other without a clear
+ * crossing (touching shapes) are left to the exact path. */
+#define PP_MAX_REACH 100e3   /* chord from O to the far side of either ball */
+#define PP_MAX_SAG 0.5       /* beyond this, near-contacts are too blurred */
+#define PP_MAX_CHUNK_PAIRS 65536
+#define PP_SLACK 1e-6        /* rounding in metres-sized planar coordinates */
+
+static double len_bound(double chord)
+{
+    double s = chord / (2 * FAST_R);
+    if (s >= 1)
+        return INFINITY;
+    return 2 * FAST_R * asin(s) * (1 + 1e-12) + 1e-9;
+}
+
+static double sag_of(double len)
+{
+    return len * len / (8 * FAST_R) + PP_SLACK;
+}
+
+typedef struct {
+    double gap;
+    int ca, cb; /* flat chunk indices */
+} pp_pair;
+
+typedef struct {
+    int ring, chunk;
+    double x, y, r;
+} pp_chunk;
+
+typedef struct {
+    const shp_poly *pg;
+    int nv, nc;
+    int *roff;    /* first flat vertex of each ring */
+    double *xy;   /* projected vertices */
+    double *pd;   /* planar distance of each vertex to the other polygon */
+    pp_chunk *ch; /* projected chunk balls (a ball projects to a disc) */
+    double sag;
+} pp_side;
+
+static int pp_pair_cmp(const void *x, const void *y)
+{
+    double a = ((const pp_pair *)x)->gap, b = ((const pp_pair *)y)->gap;
+    return a < b ? -1 : a > b;
+}
+
+static void pp_project(pp_side *S, const enu_frame *f, const double o[3])
+{
+    const shp_poly *pg = S->pg;
+    int k = 0, kc = 0;
+    for (int r = 0; r < pg->nrings; r++) {
+        const shp_ring *rg = &pg->rings[r];
+        S->roff[r] = k;
+        for (int i = 0; i < rg->n; i++, k++) {
+            double d[3] = {rg->v[i].x - o[0], rg->v[i].y - o[1], rg->v[i].z - o[2]};
+            S->xy[2 * k] = f->e[0] * d[0] + f->e[1] * d[1] + f->e[2] * d[2];
+            S->xy[2 * k + 1] = f->n[0] * d[0] + f->n[1] * d[1] + f->n[2] * d[2];
+            S->pd[k] = INFINITY;
+        }
+        for (int c = 0; c < rg->nchunk; c++, kc++) {
+            const geo_ball *b = &rg->cball[c];
+            double d[3] = {b->c[0] - o[0], b->c[1] - o[1], b->c[2] - o[2]};
+            S->ch[kc].ring = r;
+            S->ch[kc].chunk = c;
+            S->ch[kc].x = f->e[0] * d[0] + f->e[1] * d[1] + f->e[2] * d[2];
+            S->ch[kc].y = f->n[0] * d[0] + f->n[1] * d[1] + f->n[2] * d[2];
+            S->ch[kc].r = b->r;
+        }
+    }
+}
+
+/* Planar inside test of point (x, y) against the straight-edged projection
+ * of S's polygon (shell minus holes). */
+static int pp_inside(const pp_side *S, double x, double y)
+{
+    int in_shell = 0, in_hole = 0;
+    for (int r = 0; r < S->pg->nrings; r++) {
+        const double *v = &S->xy[2 * S->roff[r]];
+        int n = S->pg->rings[r].n, in = 0;
+        for (int i = 0, j = n - 1; i < n; j = i++) {
+            double yi = v[2 * i + 1], yj = v[2 * j + 1];
+            if ((yi > y) != (yj > y)) {
+                double xc = v[2 * j] + (y - yj) * (v[2 * i] - v[2 * j]) / (yi - yj);
+                if (x < xc)
+                    in = !in;
+            }
+        }
+        if (r == 0)
+            in_shell = in;
+        else if (in)
+            in_hole = 1;
+    }
+    return in_shell && !in_hole;
+}
+
+/* Distance from a vertex to polygon q, within FAST_MAX_ERR when at most
+ * lim (else some value above lim, a lower bound when exact). */
+static double pp_vertex_dist(const geo_pt *w, const shp_poly *q, double lim)
+{
+    enu_frame f = enu_at(w);
+    double d;
+    if (poly_dist_fast(w, &f, q, &d))
+        return d;
+    return point_poly_dist(w, q, lim);
+}
+
+typedef struct {
+    double lb;
+    int side, k;
+} pp_cand;
+
+static int pp_cand_cmp(const void *x, const void *y)
+{
+    double a = ((const pp_cand *)x)->lb, b = ((const pp_cand *)y)->lb;
+    return a < b ? -1 : a > b;
+}
+
+static const geo_pt *pp_vertex(const pp_side *S, int k)
+{
+    int r = 0;
+    while (r + 1 < S->pg->nrings && S->roff[r + 1] <= k)
+        r++;
+    return &S->pg->rings[r].v[k - S->roff[r]];
+}
+
+/* Returns 1 with *out set (the separation within FAST_MAX_ERR when it is at
+ * most cutoff, otherwise a lower bound above cutoff), or 0 to fall back to
+ * the exact path. */
+static int poly_poly_fast(const shp_poly *a, const shp_poly *b, double cutoff, double *out)
+{
+    double m[3] = {(a->ball.c[0] + b->ball.c[0]) / 2, (a->ball.c[1] + b->ball.c[1]) / 2,
+                   (a->ball.c[2] + b->ball.c[2]) / 2};
+    geo_pt og = geo_pt_from_ecef(m);
+    double o[3] = {og.x, og.y, og.z};
+    double reach = fmax(vdist(o, a->ball.c) + a->ball.r, vdist(o, b->ball.c) + b->ball.r);
+    if (!(reach <= PP_MAX_REACH))
+        return 0;
+    pp_side S[2] = {{.pg = a}, {.pg = b}};
+    for (int s = 0; s < 2; s++) {
+        S[s].nv = S[s].pg->nvert;
+        S[s].sag = sag_of(S[s].pg->lmax);
+        for (int r = 0; r < S[s].pg->nrings; r++)
+            S[s].nc += S[s].pg->rings[r].nchunk;
+    }
+    double near = S[0].sag + S[1].sag + PP_SLACK;
+    if (!(near <= PP_MAX_SAG) || (long)S[0].nc * S[1].nc > PP_MAX_CHUNK_PAIRS)
+        return 0;
+    double sagmax = fmax(S[0].sag, S[1].sag);
+    double tilt = 2 * len_bound(reach) / FAST_R, stretch = 1 + tilt * tilt;
+
+    /* One block for everything; small cases stay on the stack. */
+    size_t nv = (size_t)S[0].nv + S[1].nv, nc = (size_t)S[0].nc + S[1].nc;
+    size_t nr = (size_t)a->nrings + b->nrings, npairs = (size_t)S[0].nc * S[1].nc;
+    size_t bytes = nv * 3 * sizeof(double) + nc * sizeof(pp_chunk) + npairs * sizeof(pp_pair) +
+                   nv * sizeof(pp_cand) + nr * sizeof(int) + 64;
+    _Alignas(16) unsigned char stackbuf[16384];
+    unsigned char *mem = bytes <= sizeof stackbuf ? stackbuf : malloc(bytes);
+    if (!mem)
+        return 0;
+    unsigned char *p = mem;
+    for (int s = 0; s < 2; s++) {
+        S[s].xy = (double *)p;
+        p += sizeof(double) * 2 * S[s].nv;
+        S[s].pd = (double *)p;
+        p += sizeof(double) * S[s].nv;
+    }
+    pp_chunk *chunks = (pp_chunk *)p;
+    S[0].ch = chunks;
+    S[1].ch = chunks + S[0].nc;
+    p += sizeof(pp_chunk) * nc;
+    pp_pair *pairs = (pp_pair *)p;
+    p += sizeof(pp_pair) * npairs;
+    pp_cand *cands = (pp_cand *)p;
+    p += sizeof(pp_cand) * nv;
+    S[0].roff = (int *)p;
+    S[1].roff = S[0].roff + a->nrings;
+
+    enu_frame f = enu_at(&og);
+    pp_project(&S[0], &f, o);
+    pp_project(&S[1], &f, o);
+
+    /* Chunk pairs that can matter, nearest first. Nothing beyond
+     * cutoff + sagmax can change the answer, nor hide a contact. */
+    double tau = fmax(cutoff + sagmax, near);
+    double skipped = INFINITY; /* least planar gap of what was skipped */
+    size_t np = 0;
+    for (int i = 0; i < S[0].nc; i++)
+        for (int j = 0; j < S[1].nc; j++) {
+            const pp_chunk *A = &S[0].ch[i], *B = &S[1].ch[j];
+            double g = hypot(A->x - B->x, A->y - B->y) - A->r - B->r;
+            if (g <= tau)
+                pairs[np++] = (pp_pair){g, i, j};
+            else if (g < skipped)
+                skipped = g;
+        }
+    if (np > 1)
+        qsort(pairs, np, sizeof *pairs, pp_pair_cmp);
+
+    int ambiguous = 0, result = 1;
+    double pdmin = INFINITY;
+    for (size_t q = 0; q < np; q++) {
+        double lim = fmax(tau, near);
+        if (pairs[q].gap > lim) {
+            skipped = fmin(skipped, pairs[q].gap);
+            break;
+        }
+        const pp_chunk *CA = &S[0].ch[pairs[q].ca], *CB = &S[1].ch[pairs[q].cb];
+        const shp_ring *RA = &a->rings[CA->ring], *RB = &b->rings[CB->ring];
+        const double *va = &S[0].xy[2 * S[0].roff[CA->ring]];
+        const double *vb = &S[1].xy[2 * S[1].roff[CB->ring]];
+        double *pda = &S[0].pd[S[0].roff[CA->ring]], *pdb = &S[1].pd[S[1].roff[CB->ring]];
+        int ia0 = CA->chunk * CHUNK, ia1 = ia0 + CHUNK < RA->n ? ia0 + CHUNK : RA->n;
+        int jb0 = CB->chunk * CHUNK, jb1 = jb0 + CHUNK < RB->n ? jb0 + CHUNK : RB->n;
+        for (int i = ia0; i < ia1; i++) {
+            int i2 = i + 1 < RA->n ? i + 1 : 0;
+            const double *p1 = &va[2 * i], *p2 = &va[2 * i2];
+            double axl = fmin(p1[0], p2[0]), axh = fmax(p1[0], p2[0]);
+            double ayl = fmin(p1[1], p2[1]), ayh = fmax(p1[1], p2[1]);
+            for (int j = jb0; j < jb1; j++) {
+                int j2 = j + 1 < RB->n ? j + 1 : 0;
+                const double *q1 = &vb[2 * j], *q2 = &vb[2 * j2];
+                lim = fmax(tau, near);
+                /* the boxes' gap bounds every distance between the edges */
+                double gx = fmax(fmin(q1[0], q2[0]) - axh, axl - fmax(q1[0], q2[0]));
+                double gy = fmax(fmin(q1[1], q2[1]) - ayh, ayl - fmax(q1[1], q2[1]));
+                if (gx > lim || gy > lim) {
+                    skipped = fmin(skipped, fmax(gx, gy));
+                    continue;
+                }
+                double d1 = seg_dist(p1[0], p1[1], q1[0], q1[1], q2[0], q2[1]);
+                double d2 = seg_dist(q1[0], q1[1], p1[0], p1[1], p2[0], p2[1]);
+                if (d1 < pda[i])
+                    pda[i] = d1;
+                if (d2 < pdb[j])
+                    pdb[j] = d2;
+                double dm = fmin(d1, d2);
+                if (dm < pdmin) {
+                    pdmin = dm;
+                    double ub = len_bound((pdmin + sagmax) * stretch);
+                    tau = fmin(cutoff, ub) + sagmax;
+                }
+                if (gx > near || gy > near)
+                    continue;
+                double d3 = seg_dist(p2[0], p2[1], q1[0], q1[1], q2[0], q2[1]);
+                double d4 = seg_dist(q2[0], q2[1], p1[0], p1[1], p2[0], p2[1]);
+                double endmin = fmin(fmin(d1, d2), fmin(d3, d4));
+                double o1 = orient(p1[0], p1[1], p2[0], p2[1], q1[0], q1[1]);
+                double o2 = orient(p1[0], p1[1], p2[0], p2[1], q2[0], q2[1]);
+                double o3 = orient(q1[0], q1[1], q2[0], q2[1], p1[0], p1[1]);
+                double o4 = orient(q1[0], q1[1], q2[0], q2[1], p2[0], p2[1]);
+                int cross = ((o1 > 0 && o2 < 0) || (o1 < 0 && o2 > 0)) &&
+                            ((o3 > 0 && o4 < 0) || (o3 < 0 && o4 > 0));
+                if (cross && endmin > near) {
+                    *out = 0; /* a clear crossing, beyond any bending */
+                    goto done;
+                }
+                if (cross || endmin <= near)
+                    ambiguous = 1;
+            }
+        }
+    }
+    if (ambiguous) {
+        result = 0;
+        goto done;
+    }
+    /* Boundaries apart: one vertex per ring decides containment. */
+    for (int s = 0; s < 2; s++)
+        for (int r = 0; r < S[s].pg->nrings; r++) {
+            const double *v = &S[s].xy[2 * S[s].roff[r]];
+            if (pp_inside(&S[1 - s], v[0], v[1])) {
+                *out = 0;
+                goto done;
+            }
+        }
+    /* Disjoint: measure the vertices that can be nearest, nearest first. */
+    double ubmin = len_bound((pdmin + sagmax) * stretch);
+    double keep = fmin(cutoff, ubmin);
+    size_t ncand = 0;
+    double lbrest = skipped - sagmax; /* every vertex not listed is farther */
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < S[s].nv; k++) {
+            double lb = S[s].pd[k] - S[1 - s].sag;
+            if (lb <= keep)
+                cands[ncand++] = (pp_cand){lb, s, k};
+            else if (lb < lbrest)
+                lbrest = lb;
+        }
+    if (ncand > 1)
+        qsort(cands, ncand, sizeof *cands, pp_cand_cmp);
+    double best = INFINITY, lbmin = lbrest;
+    for (size_t c = 0; c < ncand; c++) {
+        double lim = fmin(best, cutoff);
+        if (cands[c].lb > lim) {
+            lbmin = fmin(lbmin, cands[c].lb);
+            break;
+        }
+        const geo_pt *w = pp_vertex(&S[cands[c].side], cands[c].k);
+        double d = pp_vertex_dist(w, S[1 - cands[c].side].pg, lim);
+        if (d <= lim && d < best)
+            best = d;
+        else if (d < lbmin)
+            lbmin = d;
+    }
+    /* Nothing measured within cutoff: every vertex is then farther than
+     * cutoff (to within FAST_MAX_ERR); say so unambiguously. */
+    *out = best < INFINITY ? best : fmax(lbmin, nextafter(cutoff, INFINITY));
+done:
+    if (mem != stackbuf)
+        free(mem);
+    return result;
+}
+
+/* Both shapes as (disc, polygons) with a the disc when there is one. */
+static double separation(const dc_shape *a, const dc_shape *b, double cutoff, int fast)
 {
     double lb = geo_ball_gap(&a->ball, &b->ball);
     if (lb > cutoff)
         return lb;
     if (a->kind == SHP_DISC && b->kind == SHP_DISC) {
-        double d = point_dist_fast(&a->c, &b->c) - a->r - b->r;
+        double d = (fast ? point_dist_fast(&a->c, &b->c) : geo_dist(&a->c, &b->c)) - a->r - b->r;
         return d > 0 ? d : 0;
     }
     if (b->kind == SHP_DISC) {
@@ -700,18 +1055,39 @@ double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
         a = b;
         b = t;
     }
-    if (a->kind == SHP_DISC)
+    if (a->kind == SHP_DISC && fast)
         return shape_separation_disc(&a->c, a->r, b, cutoff);
     double best = INFINITY;
+    if (a->kind == SHP_DISC) {
+        for (int j = 0; j < b->npoly; j++) {
+            double d = point_poly_dist(&a->c, &b->polys[j], cutoff + a->r) - a->r;
+            if (d < best)
+                best = d;
+        }
+        return best > 0 ? best : 0;
+    }
     for (int i = 0; i < a->npoly; i++)
         for (int j = 0; j < b->npoly; j++) {
-            double d = poly_poly_dist(&a->polys[i], &b->polys[j], cutoff);
+            const shp_poly *pa = &a->polys[i], *pb = &b->polys[j];
+            double d = geo_ball_gap(&pa->ball, &pb->ball);
+            if (d <= cutoff && !(fast && poly_poly_fast(pa, pb, cutoff, &d)))
+                d = poly_poly_dist(pa, pb, cutoff);
             if (d < best)
                 best = d;
             if (best <= 0)
                 return 0;
         }
     return best;
+}
+
+double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
+{
+    return separation(a, b, cutoff, 1);
+}
+
+double shape_separation_exact(const dc_shape *a, const dc_shape *b, double cutoff)
+{
+    return separation(a, b, cutoff, 0);
 }
 
 /* ---------- parsing and validation ---------- */

@@ -69,6 +69,11 @@ size_t shape_vertex_count(const dc_shape *s);
  * 1 mm plus the geodesic library's error for distances up to 1,000 km. */
 double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff);
 
+/* shape_separation_exact is shape_separation without the tangent-plane
+ * fast paths: every distance from the intercept iteration. Much slower; for
+ * tests and cross-checks of the fast paths. */
+double shape_separation_exact(const dc_shape *a, const dc_shape *b, double cutoff);
+
 /* shape_contains_point tells whether p lies inside the polygons of s
  * (boundary counts as inside within 1 mm). Discs: within the radius. */
 int shape_contains_point(const dc_shape *s, const geo_pt *p);
