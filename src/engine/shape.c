@@ -29,7 +29,7 @@ enum { SHP_DISC = 1, SHP_POLY = 2 };
 typedef struct {
     int n;           /* distinct vertices; edge i runs v[i] -> v[(i+1) % n] */
     geo_pt *v;
-    double *len;     /* geodesic edge lengths */
+    double *len;     /* geodesic edge lengths (upper bounds, see len_bound) */
     geo_ball *eball; /* per edge */
     int nchunk;
     geo_ball *cball; /* per CHUNK consecutive edges */
@@ -58,6 +58,22 @@ struct dc_shape {
 };
 
 /* ---------- balls ---------- */
+
+/* The least radius of curvature of WGS84 (b^2 / a, rounded down): no
+ * geodesic, seen as a space curve, bends more sharply than this. */
+#define CURV_R 6335439.0
+
+/* len_bound returns an upper bound of the length of a geodesic whose
+ * endpoints are `chord` apart: by Schur's comparison theorem a curve of
+ * curvature at most 1 / R and length s has chord >= 2 R sin(s / 2R). Tight
+ * to a micrometre at a few kilometres, and costs no geodesic solution. */
+static double len_bound(double chord)
+{
+    double s = chord / (2 * CURV_R);
+    if (s >= 1)
+        return INFINITY;
+    return 2 * CURV_R * asin(s) * (1 + 1e-12) + 1e-9;
+}
 
 static geo_ball ball_of_edge(const geo_pt *a, const geo_pt *b, double len)
 {
@@ -697,11 +713,11 @@ double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, doubl
  *
  *  1. Orthogonal projection never lengthens: planar <= chord <= geodesic.
  *  2. A geodesic's curvature as a space curve is its normal curvature, at
- *     most 1 / FAST_R (FAST_R = b^2 / a, the least radius of curvature of
+ *     most 1 / CURV_R (CURV_R = b^2 / a, the least radius of curvature of
  *     WGS84). A curve f of length s with |f''| <= k deviates from the
  *     uniform parametrisation of its chord by at most k u (s - u) / 2 <=
  *     k s^2 / 8; so a projected edge stays, point by point, within
- *     sag = s^2 / (8 FAST_R) of the straight segment between its projected
+ *     sag = s^2 / (8 CURV_R) of the straight segment between its projected
  *     vertices (which project exactly).
  *  3. Schur's comparison theorem: such a curve's chord c >= 2 R sin(s / 2R),
  *     so s <= len_bound(c) = 2 R asin(c / 2R) (used for edge lengths too).
@@ -719,7 +735,7 @@ double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, doubl
  *    one-to-one this close to O);
  *  - upward: the surface over the plane has slope at most tan(tilt), tilt
  *    the largest angle between a normal within `reach` of O and O's normal
- *    (<= distance / FAST_R; twice that is used), so a planar length p is a
+ *    (<= distance / CURV_R; twice that is used), so a planar length p is a
  *    chord of at most p (1 + tilt^2) and a geodesic of at most len_bound of
  *    that: ub(w) = len_bound((planar(w, Q') + sag_Q) (1 + tilt^2)).
  *
@@ -735,17 +751,9 @@ double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, doubl
 #define PP_MAX_CHUNK_PAIRS 65536
 #define PP_SLACK 1e-6        /* rounding in metres-sized planar coordinates */
 
-static double len_bound(double chord)
-{
-    double s = chord / (2 * FAST_R);
-    if (s >= 1)
-        return INFINITY;
-    return 2 * FAST_R * asin(s) * (1 + 1e-12) + 1e-9;
-}
-
 static double sag_of(double len)
 {
-    return len * len / (8 * FAST_R) + PP_SLACK;
+    return len * len / (8 * CURV_R) + PP_SLACK;
 }
 
 typedef struct {
@@ -876,7 +884,7 @@ static int poly_poly_fast(const shp_poly *a, const shp_poly *b, double cutoff, d
     if (!(near <= PP_MAX_SAG) || (long)S[0].nc * S[1].nc > PP_MAX_CHUNK_PAIRS)
         return 0;
     double sagmax = fmax(S[0].sag, S[1].sag);
-    double tilt = 2 * len_bound(reach) / FAST_R, stretch = 1 + tilt * tilt;
+    double tilt = 2 * len_bound(reach) / CURV_R, stretch = 1 + tilt * tilt;
 
     /* One block for everything; small cases stay on the stack. */
     size_t nv = (size_t)S[0].nv + S[1].nv, nc = (size_t)S[0].nc + S[1].nc;
@@ -1149,9 +1157,12 @@ static int parse_ring(const json_t *coords, shp_ring *r, const char *field, shap
     double flon = 0, flat = 0, llon = 0, llat = 0;
     for (size_t i = 0; i < np; i++) {
         double lon, lat;
-        snprintf(f, sizeof f, "%s[%zu]", field, i);
-        if (parse_position(json_array_get(coords, i), &lon, &lat, f, err))
+        if (parse_position(json_array_get(coords, i), &lon, &lat, field, err)) {
+            /* name the offending position (formatted only on failure) */
+            snprintf(f, sizeof f, "%s[%zu]", field, i);
+            snprintf(err->field, sizeof err->field, "%s", f);
             return -1;
+        }
         if (i == 0) {
             flon = lon;
             flat = lat;
@@ -1180,7 +1191,9 @@ static void ring_prepare(shp_ring *r, const geo_pt *pc)
 {
     for (int i = 0; i < r->n; i++) {
         const geo_pt *a = &r->v[i], *b = &r->v[(i + 1) % r->n];
-        r->len[i] = geo_dist(a, b);
+        /* An upper bound is all the balls and lmax need (they only have to
+         * contain the edge, or over-estimate an error). */
+        r->len[i] = len_bound(geo_chord(a, b));
         r->eball[i] = ball_of_edge(a, b, r->len[i]);
         if (geo_gnomonic(pc, a, &r->px[i], &r->py[i]))
             r->px[i] = r->py[i] = NAN;
@@ -1288,13 +1301,19 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
             }
     }
     pg->pc = geo_pt_from_ecef(mean);
+    /* The extent from chords (an upper bound); the exact distances only
+     * when that bound comes near the limit, so the limit itself is decided
+     * exactly. */
     double ext = 0;
     for (int r = 0; r < pg->nrings; r++)
-        for (int i = 0; i < pg->rings[r].n; i++) {
-            double d = geo_dist(&pg->pc, &pg->rings[r].v[i]);
-            if (d > ext)
-                ext = d;
-        }
+        for (int i = 0; i < pg->rings[r].n; i++)
+            ext = fmax(ext, len_bound(geo_chord(&pg->pc, &pg->rings[r].v[i])));
+    if (ext > 0.99 * SHAPE_MAX_EXTENT_M) {
+        ext = 0;
+        for (int r = 0; r < pg->nrings; r++)
+            for (int i = 0; i < pg->rings[r].n; i++)
+                ext = fmax(ext, geo_dist(&pg->pc, &pg->rings[r].v[i]));
+    }
     if (ext > SHAPE_MAX_EXTENT_M)
         return fail(err, field,
                     "a polygon must fit within 1000 km of its centre (split larger areas)%s", "");
