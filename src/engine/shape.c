@@ -24,6 +24,22 @@
 
 #define CHUNK 16
 
+/* The tangent (east, north) plane at a surface point. */
+typedef struct {
+    double e[3], n[3];
+    double inv_m, inv_n; /* 1 / meridional and 1 / prime-vertical radii */
+} enu_frame;
+
+static enu_frame enu_at(const geo_pt *p)
+{
+    double lam = p->lon * M_PI / 180.0, phi = p->lat * M_PI / 180.0;
+    double sl = sin(lam), cl = cos(lam), sp = sin(phi), cp = cos(phi);
+    const double a = 6378137.0, e2 = 6.69437999014e-3;
+    double w2 = 1 - e2 * sp * sp, w = sqrt(w2);
+    enu_frame f = {{-sl, cl, 0}, {-sp * cl, -sp * sl, cp}, w2 * w / (a * (1 - e2)), w / a};
+    return f;
+}
+
 enum { SHP_DISC = 1, SHP_POLY = 2 };
 
 typedef struct {
@@ -33,7 +49,7 @@ typedef struct {
     geo_ball *eball; /* per edge */
     int nchunk;
     geo_ball *cball; /* per CHUNK consecutive edges */
-    double *px, *py; /* gnomonic coordinates about the polygon centre */
+    double *px, *py; /* planar coordinates about the polygon centre */
 } shp_ring;
 
 typedef struct {
@@ -41,6 +57,8 @@ typedef struct {
     shp_ring *rings;
     geo_ball ball;
     geo_pt pc;      /* projection centre */
+    int ortho;      /* plane: 1 the tangent plane at pc (fr), 0 gnomonic */
+    enu_frame fr;
     double eps;     /* bound on edge curvature in that projection */
     double rho_max; /* largest planar radius of a vertex */
     double lmax;    /* longest edge, metres */
@@ -74,6 +92,25 @@ static double len_bound(double chord)
         return INFINITY;
     return 2 * CURV_R * asin(s) * (1 + 1e-12) + 1e-9;
 }
+
+#define PP_SLACK 1e-6 /* rounding in metres-sized planar coordinates */
+
+/* sag_of bounds how far a geodesic of length at most len strays from its
+ * chord, point by point (see the polygon fast path below), and so how far
+ * its orthogonal projection strays from the straight segment between its
+ * projected ends. */
+static double sag_of(double len)
+{
+    return len * len / (8 * CURV_R) + PP_SLACK;
+}
+
+/* Polygons up to this extent whose edges stray at most this far use the
+ * tangent plane at their centre for point-in-polygon and validation: no
+ * geodesic solution per vertex, and a proven bound (sag_of) rather than a
+ * measured one. Larger ones keep the gnomonic plane, where long edges stay
+ * nearly straight. */
+#define ORTHO_MAX_EXT 50e3
+#define ORTHO_MAX_SAG 0.05
 
 static geo_ball ball_of_edge(const geo_pt *a, const geo_pt *b, double len)
 {
@@ -277,9 +314,25 @@ typedef struct {
     double x, y, k;
 } planar;
 
+/* Orthogonal projection onto pg's tangent plane. It never lengthens
+ * (planar <= chord <= geodesic), wherever p is. */
+static void ortho_xy(const shp_poly *pg, const geo_pt *p, double *x, double *y)
+{
+    double d[3] = {p->x - pg->pc.x, p->y - pg->pc.y, p->z - pg->pc.z};
+    *x = pg->fr.e[0] * d[0] + pg->fr.e[1] * d[1] + pg->fr.e[2] * d[2];
+    *y = pg->fr.n[0] * d[0] + pg->fr.n[1] * d[1] + pg->fr.n[2] * d[2];
+}
+
 static planar planar_of(const shp_poly *pg, const geo_pt *p)
 {
     planar pl = {0, 0, 0, 0};
+    if (pg->ortho) {
+        /* k = 1: the projection never lengthens; eps covers the edges' sag */
+        ortho_xy(pg, p, &pl.x, &pl.y);
+        pl.k = 1;
+        pl.ok = 1;
+        return pl;
+    }
     if (geo_gnomonic(&pg->pc, p, &pl.x, &pl.y))
         return pl;
     double rho = fmax(hypot(pl.x, pl.y), pg->rho_max);
@@ -451,7 +504,9 @@ static int boundaries_meet(const shp_poly *a, const shp_poly *b)
             if (!axy[r])
                 planar_mode = 0;
             for (int i = 0; planar_mode && i < A->n; i++) {
-                if (geo_gnomonic(&b->pc, &A->v[i], &axy[r][2 * i], &axy[r][2 * i + 1]))
+                if (b->ortho)
+                    ortho_xy(b, &A->v[i], &axy[r][2 * i], &axy[r][2 * i + 1]);
+                else if (geo_gnomonic(&b->pc, &A->v[i], &axy[r][2 * i], &axy[r][2 * i + 1]))
                     planar_mode = 0;
                 else
                     rho = fmax(rho, hypot(axy[r][2 * i], axy[r][2 * i + 1]));
@@ -459,8 +514,18 @@ static int boundaries_meet(const shp_poly *a, const shp_poly *b)
         }
         if (!axy)
             planar_mode = 0;
-        /* Planar radii exceed true distances, so this over-estimates. */
-        eps = 1e-3 + 1e-3 * rho * rho * rho / 4e13;
+        if (b->ortho) {
+            /* Each projected edge strays at most its sag (any distance);
+             * a crossing in the plane is a true one only where the plane is
+             * one-to-one, so a must be near b. */
+            double pc[3] = {b->pc.x, b->pc.y, b->pc.z};
+            if (!(vdist(pc, a->ball.c) + a->ball.r <= ORTHO_MAX_EXT))
+                planar_mode = 0;
+            eps = fmax(b->eps, 1e-3 + sag_of(a->lmax));
+        } else {
+            /* Planar radii exceed true distances, so this over-estimates. */
+            eps = 1e-3 + 1e-3 * rho * rho * rho / 4e13;
+        }
     }
     int meet = 0;
     for (int ra = 0; ra < a->nrings && !meet; ra++) {
@@ -580,21 +645,6 @@ static double poly_poly_dist(const shp_poly *a, const shp_poly *b, double cutoff
 #define FAST_R 6335439.0
 #define FAST_MAX_ERR 1e-3
 #define FAST_MAX_REACH 2.0e6
-
-typedef struct {
-    double e[3], n[3];
-    double inv_m, inv_n; /* 1 / meridional and 1 / prime-vertical radii */
-} enu_frame;
-
-static enu_frame enu_at(const geo_pt *p)
-{
-    double lam = p->lon * M_PI / 180.0, phi = p->lat * M_PI / 180.0;
-    double sl = sin(lam), cl = cos(lam), sp = sin(phi), cp = cos(phi);
-    const double a = 6378137.0, e2 = 6.69437999014e-3;
-    double w2 = 1 - e2 * sp * sp, w = sqrt(w2);
-    enu_frame f = {{-sl, cl, 0}, {-sp * cl, -sp * sl, cp}, w2 * w / (a * (1 - e2)), w / a};
-    return f;
-}
 
 static double fast_eps(double d, double lmax)
 {
@@ -749,12 +799,6 @@ double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, doubl
 #define PP_MAX_REACH 100e3   /* chord from O to the far side of either ball */
 #define PP_MAX_SAG 0.5       /* beyond this, near-contacts are too blurred */
 #define PP_MAX_CHUNK_PAIRS 65536
-#define PP_SLACK 1e-6        /* rounding in metres-sized planar coordinates */
-
-static double sag_of(double len)
-{
-    return len * len / (8 * CURV_R) + PP_SLACK;
-}
 
 typedef struct {
     double gap;
@@ -1187,7 +1231,7 @@ static int parse_ring(const json_t *coords, shp_ring *r, const char *field, shap
     return 0;
 }
 
-static void ring_prepare(shp_ring *r, const geo_pt *pc)
+static void ring_measure(shp_ring *r)
 {
     for (int i = 0; i < r->n; i++) {
         const geo_pt *a = &r->v[i], *b = &r->v[(i + 1) % r->n];
@@ -1195,13 +1239,31 @@ static void ring_prepare(shp_ring *r, const geo_pt *pc)
          * contain the edge, or over-estimate an error). */
         r->len[i] = len_bound(geo_chord(a, b));
         r->eball[i] = ball_of_edge(a, b, r->len[i]);
-        if (geo_gnomonic(pc, a, &r->px[i], &r->py[i]))
-            r->px[i] = r->py[i] = NAN;
     }
     for (int c = 0; c < r->nchunk; c++) {
         int end = (c + 1) * CHUNK < r->n ? (c + 1) * CHUNK : r->n;
         r->cball[c] = ball_union(&r->eball[c * CHUNK], end - c * CHUNK);
     }
+}
+
+static void ring_project(shp_ring *r, const shp_poly *pg)
+{
+    for (int i = 0; i < r->n; i++) {
+        if (pg->ortho)
+            ortho_xy(pg, &r->v[i], &r->px[i], &r->py[i]);
+        else if (geo_gnomonic(&pg->pc, &r->v[i], &r->px[i], &r->py[i]))
+            r->px[i] = r->py[i] = NAN;
+    }
+}
+
+/* Do geodesic edges a1-a2 and b1-b2 cross, or come within tol? Exact, for
+ * the pairs the plane cannot decide. */
+static int edges_touch_exact(const geo_pt *a1, const geo_pt *a2, const geo_pt *b1,
+                             const geo_pt *b2, double tol)
+{
+    return geodesic_edges_meet(a1, a2, b1, b2) || geo_point_edge_dist(a1, b1, b2) <= tol ||
+           geo_point_edge_dist(a2, b1, b2) <= tol || geo_point_edge_dist(b1, a1, a2) <= tol ||
+           geo_point_edge_dist(b2, a1, a2) <= tol;
 }
 
 /* Sum of signed longitude steps: about +-360 when the ring winds around a
@@ -1220,10 +1282,12 @@ static int ring_encloses_pole(const shp_ring *r)
     return fabs(sum) > 180;
 }
 
-/* Self-intersection and ring-to-ring crossings, in the polygon's gnomonic
- * plane (edges are straight there to within eps; touching within 1 mm is
- * treated as touching). Chunk balls keep it near-linear for long rings. */
-static int rings_cross(const shp_ring *A, const shp_ring *B, int same, int *ia, int *ib)
+/* Self-intersection and ring-to-ring crossings, in the polygon's plane
+ * (touching within 1 mm is treated as touching). In the gnomonic plane the
+ * edges are straight to within eps; in the tangent plane, pairs within the
+ * edges' sag are decided exactly. Chunk balls keep it near-linear for long rings. */
+static int rings_cross(const shp_ring *A, const shp_ring *B, int same, double band, int *ia,
+                       int *ib)
 {
     const double tol = 1e-3;
     for (int ca = 0; ca < A->nchunk; ca++) {
@@ -1257,8 +1321,13 @@ static int rings_cross(const shp_ring *A, const shp_ring *B, int same, int *ia, 
                         }
                         continue;
                     }
+                    /* band: how far edges may stray from their segments in
+                     * the tangent plane; what falls within it is decided
+                     * exactly (0 in the gnomonic plane: as before). */
                     if (seg_intersect(A->px[i], A->py[i], A->px[i2], A->py[i2], B->px[j],
-                                      B->py[j], B->px[j2], B->py[j2], tol)) {
+                                      B->py[j], B->px[j2], B->py[j2], tol + band) &&
+                        (band == 0 ||
+                         edges_touch_exact(&A->v[i], &A->v[i2], &B->v[j], &B->v[j2], tol))) {
                         *ia = i;
                         *ib = j;
                         return 1;
@@ -1317,17 +1386,29 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
     if (ext > SHAPE_MAX_EXTENT_M)
         return fail(err, field,
                     "a polygon must fit within 1000 km of its centre (split larger areas)%s", "");
-    /* Gnomonic straightness bound, from measurement (see file comment),
-     * with a factor of ten in hand. */
-    pg->eps = 1e-3 + 1e-3 * ext * ext * ext / 4e13;
     for (int r = 0; r < pg->nrings; r++) {
-        ring_prepare(&pg->rings[r], &pg->pc);
+        ring_measure(&pg->rings[r]);
         pg->nvert += pg->rings[r].n;
         for (int i = 0; i < pg->rings[r].n; i++)
             pg->lmax = fmax(pg->lmax, pg->rings[r].len[i]);
+    }
+    pg->ortho = ext <= ORTHO_MAX_EXT && sag_of(pg->lmax) <= ORTHO_MAX_SAG;
+    if (pg->ortho) {
+        /* Proven: every projected edge within its sag of its segment. */
+        pg->fr = enu_at(&pg->pc);
+        pg->eps = 1e-3 + sag_of(pg->lmax);
+    } else {
+        /* Gnomonic straightness bound, from measurement (see file
+         * comment), with a factor of ten in hand. */
+        pg->eps = 1e-3 + 1e-3 * ext * ext * ext / 4e13;
+    }
+    for (int r = 0; r < pg->nrings; r++) {
+        ring_project(&pg->rings[r], pg);
         for (int i = 0; i < pg->rings[r].n; i++)
             pg->rho_max = fmax(pg->rho_max, hypot(pg->rings[r].px[i], pg->rings[r].py[i]));
     }
+    /* Edges closer than this in the plane may touch or not. */
+    double band = pg->ortho ? 2 * sag_of(pg->lmax) : 0;
     pg->ball = ball_union(pg->rings[0].cball, pg->rings[0].nchunk);
     /* The interior lies within the shell's ball: the ball meets the surface
      * in a disc that holds the whole shell, and the polygon is the small side
@@ -1336,7 +1417,7 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
     int ia, ib;
     for (int r = 0; r < pg->nrings; r++) {
         snprintf(f, sizeof f, "%s[%d]", field, r);
-        if (rings_cross(&pg->rings[r], &pg->rings[r], 1, &ia, &ib)) {
+        if (rings_cross(&pg->rings[r], &pg->rings[r], 1, band, &ia, &ib)) {
             char d[96];
             snprintf(d, sizeof d, " (edges %d and %d)", ia, ib);
             return fail(err, f, "ring is not simple: it intersects itself%s", d);
@@ -1345,7 +1426,7 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
     for (int r = 1; r < pg->nrings; r++) {
         snprintf(f, sizeof f, "%s[%d]", field, r);
         for (int q = 0; q < r; q++)
-            if (rings_cross(&pg->rings[r], &pg->rings[q], 0, &ia, &ib))
+            if (rings_cross(&pg->rings[r], &pg->rings[q], 0, band, &ia, &ib))
                 return fail(err, f, "hole crosses or touches another ring%s", "");
         double mind = INFINITY;
         const shp_ring *sh = &pg->rings[0];
