@@ -10,11 +10,18 @@
  * within L/2 (chord) of the chord's midpoint; so every ball bound used for
  * pruning is a true lower bound, whatever the latitude or longitude. The
  * exact distances come from geo_point_edge_dist. Point-in-polygon runs in
- * the gnomonic projection about the polygon's centre, where geodesic edges
- * are straight to within `eps` (measured: 0.75 m at 1,000 km from the
- * centre, 5 mm at 300 km); a point closer than eps to an edge is decided
- * again in the projection centred on the point itself, where the edges near
- * it are straight. */
+ * a plane about the polygon's centre: for small polygons (up to 50 km, edges
+ * straying at most 5 cm) the tangent plane, where every edge stays within a
+ * proven `eps` of its segment (sag_of); otherwise the gnomonic projection,
+ * where geodesic edges are straight to within `eps` (measured: 0.75 m at
+ * 1,000 km from the centre, 5 mm at 300 km). A point closer than eps to an
+ * edge is decided again in the projection centred on the point itself,
+ * where the edges near it are straight.
+ *
+ * Fast paths (tangent planes with proven error bounds, falling back to the
+ * exact path whenever the bound is not met) serve a disc against a polygon
+ * (poly_dist_fast) and a polygon against a polygon (poly_poly_fast);
+ * shape_separation_exact bypasses both, for tests. */
 #include "shape.h"
 
 #include <math.h>
@@ -110,7 +117,11 @@ static double sag_of(double len)
  * measured one. Larger ones keep the gnomonic plane, where long edges stay
  * nearly straight. */
 #define ORTHO_MAX_EXT 50e3
-#define ORTHO_MAX_SAG 0.05
+#define ORTHO_MAX_SAG 0.01
+/* Validation in the tangent plane decides edge pairs within the sag
+ * exactly (about 50 us each); past this many, the polygon goes back to the
+ * gnomonic plane, so no input costs more than it did there. */
+#define ORTHO_EXACT_BUDGET 32
 
 static geo_ball ball_of_edge(const geo_pt *a, const geo_pt *b, double len)
 {
@@ -1286,8 +1297,8 @@ static int ring_encloses_pole(const shp_ring *r)
  * (touching within 1 mm is treated as touching). In the gnomonic plane the
  * edges are straight to within eps; in the tangent plane, pairs within the
  * edges' sag are decided exactly. Chunk balls keep it near-linear for long rings. */
-static int rings_cross(const shp_ring *A, const shp_ring *B, int same, double band, int *ia,
-                       int *ib)
+static int rings_cross(const shp_ring *A, const shp_ring *B, int same, double band, int *budget,
+                       int *ia, int *ib)
 {
     const double tol = 1e-3;
     for (int ca = 0; ca < A->nchunk; ca++) {
@@ -1324,16 +1335,81 @@ static int rings_cross(const shp_ring *A, const shp_ring *B, int same, double ba
                     /* band: how far edges may stray from their segments in
                      * the tangent plane; what falls within it is decided
                      * exactly (0 in the gnomonic plane: as before). */
-                    if (seg_intersect(A->px[i], A->py[i], A->px[i2], A->py[i2], B->px[j],
-                                      B->py[j], B->px[j2], B->py[j2], tol + band) &&
-                        (band == 0 ||
-                         edges_touch_exact(&A->v[i], &A->v[i2], &B->v[j], &B->v[j2], tol))) {
-                        *ia = i;
-                        *ib = j;
-                        return 1;
+                    if (!seg_intersect(A->px[i], A->py[i], A->px[i2], A->py[i2], B->px[j],
+                                       B->py[j], B->px[j2], B->py[j2], tol + band))
+                        continue;
+                    if (band > 0) {
+                        if ((*budget)-- <= 0)
+                            return -1; /* undecided: too many close pairs */
+                        if (!edges_touch_exact(&A->v[i], &A->v[i2], &B->v[j], &B->v[j2], tol))
+                            continue;
                     }
+                    *ia = i;
+                    *ib = j;
+                    return 1;
                 }
             }
+        }
+    }
+    return 0;
+}
+
+/* Sets up pg's plane (tangent when pg->ortho, else gnomonic) and its eps. */
+static void poly_plane(shp_poly *pg, double ext)
+{
+    if (pg->ortho) {
+        /* Proven: every projected edge within its sag of its segment. */
+        pg->fr = enu_at(&pg->pc);
+        pg->eps = 1e-3 + sag_of(pg->lmax);
+    } else {
+        /* Gnomonic straightness bound, from measurement (see file
+         * comment), with a factor of ten in hand. */
+        pg->eps = 1e-3 + 1e-3 * ext * ext * ext / 4e13;
+    }
+    pg->rho_max = 0;
+    for (int r = 0; r < pg->nrings; r++) {
+        ring_project(&pg->rings[r], pg);
+        for (int i = 0; i < pg->rings[r].n; i++)
+            pg->rho_max = fmax(pg->rho_max, hypot(pg->rings[r].px[i], pg->rings[r].py[i]));
+    }
+}
+
+/* Simple rings, holes inside the shell and apart. Returns 0, -1 with *err
+ * filled, or 1 when the tangent plane left too many pairs undecided. */
+static int poly_validate(const shp_poly *pg, const char *field, shape_error *err, int *budget)
+{
+    char f[160];
+    /* Edges closer than this in the plane may touch or not. */
+    double band = pg->ortho ? 2 * sag_of(pg->lmax) : 0;
+    int ia, ib, rc;
+    for (int r = 0; r < pg->nrings; r++) {
+        snprintf(f, sizeof f, "%s[%d]", field, r);
+        if ((rc = rings_cross(&pg->rings[r], &pg->rings[r], 1, band, budget, &ia, &ib)) < 0)
+            return 1;
+        if (rc) {
+            char d[96];
+            snprintf(d, sizeof d, " (edges %d and %d)", ia, ib);
+            return fail(err, f, "ring is not simple: it intersects itself%s", d);
+        }
+    }
+    for (int r = 1; r < pg->nrings; r++) {
+        snprintf(f, sizeof f, "%s[%d]", field, r);
+        for (int q = 0; q < r; q++) {
+            if ((rc = rings_cross(&pg->rings[r], &pg->rings[q], 0, band, budget, &ia, &ib)) < 0)
+                return 1;
+            if (rc)
+                return fail(err, f, "hole crosses or touches another ring%s", "");
+        }
+        double mind = INFINITY;
+        const shp_ring *sh = &pg->rings[0];
+        if (!ring_parity(sh->px, sh->py, sh->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
+            return fail(err, f, "hole is not inside its shell%s", "");
+        for (int q = 1; q < pg->nrings; q++) {
+            if (q == r)
+                continue;
+            const shp_ring *h = &pg->rings[q];
+            if (ring_parity(h->px, h->py, h->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
+                return fail(err, f, "hole lies inside another hole%s", "");
         }
     }
     return 0;
@@ -1393,54 +1469,19 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
             pg->lmax = fmax(pg->lmax, pg->rings[r].len[i]);
     }
     pg->ortho = ext <= ORTHO_MAX_EXT && sag_of(pg->lmax) <= ORTHO_MAX_SAG;
-    if (pg->ortho) {
-        /* Proven: every projected edge within its sag of its segment. */
-        pg->fr = enu_at(&pg->pc);
-        pg->eps = 1e-3 + sag_of(pg->lmax);
-    } else {
-        /* Gnomonic straightness bound, from measurement (see file
-         * comment), with a factor of ten in hand. */
-        pg->eps = 1e-3 + 1e-3 * ext * ext * ext / 4e13;
-    }
-    for (int r = 0; r < pg->nrings; r++) {
-        ring_project(&pg->rings[r], pg);
-        for (int i = 0; i < pg->rings[r].n; i++)
-            pg->rho_max = fmax(pg->rho_max, hypot(pg->rings[r].px[i], pg->rings[r].py[i]));
-    }
-    /* Edges closer than this in the plane may touch or not. */
-    double band = pg->ortho ? 2 * sag_of(pg->lmax) : 0;
+    poly_plane(pg, ext);
     pg->ball = ball_union(pg->rings[0].cball, pg->rings[0].nchunk);
     /* The interior lies within the shell's ball: the ball meets the surface
      * in a disc that holds the whole shell, and the polygon is the small side
      * of its shell (pole-enclosing rings are rejected above). */
-
-    int ia, ib;
-    for (int r = 0; r < pg->nrings; r++) {
-        snprintf(f, sizeof f, "%s[%d]", field, r);
-        if (rings_cross(&pg->rings[r], &pg->rings[r], 1, band, &ia, &ib)) {
-            char d[96];
-            snprintf(d, sizeof d, " (edges %d and %d)", ia, ib);
-            return fail(err, f, "ring is not simple: it intersects itself%s", d);
-        }
+    int budget = ORTHO_EXACT_BUDGET;
+    int rc = poly_validate(pg, field, err, &budget);
+    if (rc == 1) {
+        pg->ortho = 0;
+        poly_plane(pg, ext);
+        rc = poly_validate(pg, field, err, &budget);
     }
-    for (int r = 1; r < pg->nrings; r++) {
-        snprintf(f, sizeof f, "%s[%d]", field, r);
-        for (int q = 0; q < r; q++)
-            if (rings_cross(&pg->rings[r], &pg->rings[q], 0, band, &ia, &ib))
-                return fail(err, f, "hole crosses or touches another ring%s", "");
-        double mind = INFINITY;
-        const shp_ring *sh = &pg->rings[0];
-        if (!ring_parity(sh->px, sh->py, sh->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
-            return fail(err, f, "hole is not inside its shell%s", "");
-        for (int q = 1; q < pg->nrings; q++) {
-            if (q == r)
-                continue;
-            const shp_ring *h = &pg->rings[q];
-            if (ring_parity(h->px, h->py, h->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
-                return fail(err, f, "hole lies inside another hole%s", "");
-        }
-    }
-    return 0;
+    return rc;
 }
 
 int shape_from_geojson(const json_t *geometry, double radius_m, int flags, const char *field_prefix,

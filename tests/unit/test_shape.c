@@ -665,6 +665,59 @@ static char *circle_ring_json(int nvert, double lon, double lat, double r)
     return s;
 }
 
+/* A 550 m square at the equator with `nslot` slots cut down from its top,
+ * 445 m deep; slot k is width[k] metres wide. The slot sides are meridians
+ * (geodesics) exactly width[k] apart. */
+static char *comb_json(int nslot, const double *width)
+{
+    size_t cap = 64 + (size_t)nslot * 4 * 64 + 256, n = 0;
+    char *t = malloc(cap);
+    const double L = 0.005, top = 0.005, bottom = 0.001, m_per_deg = 111319.49;
+    n += snprintf(t + n, cap - n, "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[%.10f,0],[%.10f,%.10f]",
+                  L, L, top);
+    for (int k = nslot - 1; k >= 0; k--) {
+        double x = (k + 1) * L / (nslot + 1), h = width[k] / m_per_deg / 2;
+        n += snprintf(t + n, cap - n, ",[%.12f,%.10f],[%.12f,%.10f],[%.12f,%.10f],[%.12f,%.10f]",
+                      x + h, top, x + h, bottom, x - h, bottom, x - h, top);
+    }
+    snprintf(t + n, cap - n, ",[0,%.10f],[0,0]]]}", top);
+    return t;
+}
+
+TEST(validation_tangent_plane)
+{
+    /* Small polygons are validated in their tangent plane, where edges
+     * within their sag (here ~4 mm) are decided exactly: a 5 mm slot is
+     * valid, a 0.5 mm one touches itself (1 mm rule), as in the gnomonic
+     * plane. */
+    double w[48];
+    char *t;
+    w[0] = 0.005;
+    t = comb_json(1, w);
+    EXPECT_VALID(t, 0, 0);
+    free(t);
+    w[0] = 0.0005;
+    t = comb_json(1, w);
+    EXPECT_INVALID(t, 0, 0, "geometry.coordinates[0]");
+    free(t);
+    /* 40 close pairs: past the exact budget the polygon is validated in
+     * the gnomonic plane instead, with the same answers. */
+    for (int k = 0; k < 40; k++)
+        w[k] = 0.005;
+    t = comb_json(40, w);
+    EXPECT_VALID(t, 0, 0);
+    free(t);
+    w[39] = 0.0005;
+    t = comb_json(40, w);
+    EXPECT_INVALID(t, 0, 0, "geometry.coordinates[0]");
+    free(t);
+    w[39] = 0.005;
+    w[0] = 0.0005;
+    t = comb_json(40, w);
+    EXPECT_INVALID(t, 0, 0, "geometry.coordinates[0]");
+    free(t);
+}
+
 TEST(vertex_limit)
 {
     /* 10,000 vertices (10,001 positions with the closing one) pass;
@@ -1208,6 +1261,7 @@ int main(void)
     RUN(invalid_rings);
     RUN(holes);
     RUN(vertex_limit);
+    RUN(validation_tangent_plane);
     RUN(types_and_flags);
     RUN(orientation_independent);
     RUN(sep_designed);
