@@ -156,6 +156,15 @@ static geo_ball ball_union(const geo_ball *bs, int n)
     return u;
 }
 
+/* geo_ball_gap(a, b) > 0, without the square root (validation asks it of
+ * every pair of edges). */
+static int balls_apart(const geo_ball *a, const geo_ball *b)
+{
+    double dx = a->c[0] - b->c[0], dy = a->c[1] - b->c[1], dz = a->c[2] - b->c[2];
+    double r = a->r + b->r;
+    return dx * dx + dy * dy + dz * dz > r * r;
+}
+
 static int ball_contains_pt(const geo_ball *b, const geo_pt *p)
 {
     double c[3] = {p->x, p->y, p->z};
@@ -1303,7 +1312,7 @@ static int rings_cross(const shp_ring *A, const shp_ring *B, int same, double ba
     const double tol = 1e-3;
     for (int ca = 0; ca < A->nchunk; ca++) {
         for (int cb = same ? ca : 0; cb < B->nchunk; cb++) {
-            if (geo_ball_gap(&A->cball[ca], &B->cball[cb]) > 0)
+            if (balls_apart(&A->cball[ca], &B->cball[cb]))
                 continue;
             int ea = (ca + 1) * CHUNK < A->n ? (ca + 1) * CHUNK : A->n;
             int eb = (cb + 1) * CHUNK < B->n ? (cb + 1) * CHUNK : B->n;
@@ -1311,7 +1320,7 @@ static int rings_cross(const shp_ring *A, const shp_ring *B, int same, double ba
                 int i2 = (i + 1) % A->n;
                 for (int j = (same && cb == ca) ? i + 1 : cb * CHUNK; j < eb; j++) {
                     int j2 = (j + 1) % B->n;
-                    if (geo_ball_gap(&A->eball[i], &B->eball[j]) > 0)
+                    if (balls_apart(&A->eball[i], &B->eball[j]))
                         continue;
                     if (same && (j == i2 || i == j2)) {
                         /* Adjacent edges share a vertex; they must not fold
