@@ -174,6 +174,48 @@ static dc_status check_id(const json_t *body, const char *id, char **out, dc_err
     return *out ? DC_OK : model_fail(err, DC_ERR_NOMEM, "", "out of memory");
 }
 
+/* A copy of a geometry as submitted. json_deep_copy guards against
+ * reference loops with a table of every container it visits (a formatted
+ * pointer key per array, one per position): that was a tenth of a submit.
+ * A parsed document has no loops, and a depth limit bounds any that a
+ * caller could build. Returns NULL when out of memory or too deep. */
+static json_t *geometry_copy(const json_t *j, int depth)
+{
+    if (depth > 32)
+        return NULL;
+    switch (json_typeof(j)) {
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j);
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < n; i++) {
+            json_t *c = geometry_copy(json_array_get(j, i), depth + 1);
+            if (!c || json_array_append_new(a, c)) {
+                json_decref(a);
+                a = NULL;
+            }
+        }
+        return a;
+    }
+    case JSON_OBJECT: {
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            json_t *c = o ? geometry_copy(v, depth + 1) : NULL;
+            if (!c || json_object_set_new(o, k, c)) {
+                json_decref(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    default:
+        /* scalars: strings and numbers copy in O(1) */
+        return json_copy((json_t *)j);
+    }
+}
+
 static dc_status shape_status(int rc, const shape_error *se, dc_error *err)
 {
     if (rc == -2)
@@ -240,7 +282,7 @@ dc_status model_site(const json_t *body, const char *id, site *s, dc_error *err)
         rc = shape_status(src, &se, err);
         goto fail;
     }
-    s->geometry = json_deep_copy(g);
+    s->geometry = geometry_copy(g, 0);
     if (!s->name || !s->geometry) {
         rc = model_fail(err, DC_ERR_NOMEM, "", "out of memory");
         goto fail;
@@ -329,7 +371,7 @@ static dc_status model_volume(const json_t *v, int i, volume *vol, dc_error *err
             snprintf(se.field, sizeof se.field, "%sradius_m", prefix);
         return shape_status(src, &se, err);
     }
-    vol->geometry = json_deep_copy(g);
+    vol->geometry = geometry_copy(g, 0);
     if (!vol->geometry)
         return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
     return DC_OK;

@@ -10,11 +10,18 @@
  * within L/2 (chord) of the chord's midpoint; so every ball bound used for
  * pruning is a true lower bound, whatever the latitude or longitude. The
  * exact distances come from geo_point_edge_dist. Point-in-polygon runs in
- * the gnomonic projection about the polygon's centre, where geodesic edges
- * are straight to within `eps` (measured: 0.75 m at 1,000 km from the
- * centre, 5 mm at 300 km); a point closer than eps to an edge is decided
- * again in the projection centred on the point itself, where the edges near
- * it are straight. */
+ * a plane about the polygon's centre: for small polygons (up to 50 km, edges
+ * straying at most 5 cm) the tangent plane, where every edge stays within a
+ * proven `eps` of its segment (sag_of); otherwise the gnomonic projection,
+ * where geodesic edges are straight to within `eps` (measured: 0.75 m at
+ * 1,000 km from the centre, 5 mm at 300 km). A point closer than eps to an
+ * edge is decided again in the projection centred on the point itself,
+ * where the edges near it are straight.
+ *
+ * Fast paths (tangent planes with proven error bounds, falling back to the
+ * exact path whenever the bound is not met) serve a disc against a polygon
+ * (poly_dist_fast) and a polygon against a polygon (poly_poly_fast);
+ * shape_separation_exact bypasses both, for tests. */
 #include "shape.h"
 
 #include <math.h>
@@ -24,16 +31,32 @@
 
 #define CHUNK 16
 
+/* The tangent (east, north) plane at a surface point. */
+typedef struct {
+    double e[3], n[3];
+    double inv_m, inv_n; /* 1 / meridional and 1 / prime-vertical radii */
+} enu_frame;
+
+static enu_frame enu_at(const geo_pt *p)
+{
+    double lam = p->lon * M_PI / 180.0, phi = p->lat * M_PI / 180.0;
+    double sl = sin(lam), cl = cos(lam), sp = sin(phi), cp = cos(phi);
+    const double a = 6378137.0, e2 = 6.69437999014e-3;
+    double w2 = 1 - e2 * sp * sp, w = sqrt(w2);
+    enu_frame f = {{-sl, cl, 0}, {-sp * cl, -sp * sl, cp}, w2 * w / (a * (1 - e2)), w / a};
+    return f;
+}
+
 enum { SHP_DISC = 1, SHP_POLY = 2 };
 
 typedef struct {
     int n;           /* distinct vertices; edge i runs v[i] -> v[(i+1) % n] */
     geo_pt *v;
-    double *len;     /* geodesic edge lengths */
+    double *len;     /* geodesic edge lengths (upper bounds, see len_bound) */
     geo_ball *eball; /* per edge */
     int nchunk;
     geo_ball *cball; /* per CHUNK consecutive edges */
-    double *px, *py; /* gnomonic coordinates about the polygon centre */
+    double *px, *py; /* planar coordinates about the polygon centre */
 } shp_ring;
 
 typedef struct {
@@ -41,6 +64,8 @@ typedef struct {
     shp_ring *rings;
     geo_ball ball;
     geo_pt pc;      /* projection centre */
+    int ortho;      /* plane: 1 the tangent plane at pc (fr), 0 gnomonic */
+    enu_frame fr;
     double eps;     /* bound on edge curvature in that projection */
     double rho_max; /* largest planar radius of a vertex */
     double lmax;    /* longest edge, metres */
@@ -58,6 +83,45 @@ struct dc_shape {
 };
 
 /* ---------- balls ---------- */
+
+/* The least radius of curvature of WGS84 (b^2 / a, rounded down): no
+ * geodesic, seen as a space curve, bends more sharply than this. */
+#define CURV_R 6335439.0
+
+/* len_bound returns an upper bound of the length of a geodesic whose
+ * endpoints are `chord` apart: by Schur's comparison theorem a curve of
+ * curvature at most 1 / R and length s has chord >= 2 R sin(s / 2R). Tight
+ * to a micrometre at a few kilometres, and costs no geodesic solution. */
+static double len_bound(double chord)
+{
+    double s = chord / (2 * CURV_R);
+    if (s >= 1)
+        return INFINITY;
+    return 2 * CURV_R * asin(s) * (1 + 1e-12) + 1e-9;
+}
+
+#define PP_SLACK 1e-6 /* rounding in metres-sized planar coordinates */
+
+/* sag_of bounds how far a geodesic of length at most len strays from its
+ * chord, point by point (see the polygon fast path below), and so how far
+ * its orthogonal projection strays from the straight segment between its
+ * projected ends. */
+static double sag_of(double len)
+{
+    return len * len / (8 * CURV_R) + PP_SLACK;
+}
+
+/* Polygons up to this extent whose edges stray at most this far use the
+ * tangent plane at their centre for point-in-polygon and validation: no
+ * geodesic solution per vertex, and a proven bound (sag_of) rather than a
+ * measured one. Larger ones keep the gnomonic plane, where long edges stay
+ * nearly straight. */
+#define ORTHO_MAX_EXT 50e3
+#define ORTHO_MAX_SAG 0.01
+/* Validation in the tangent plane decides edge pairs within the sag
+ * exactly (about 50 us each); past this many, the polygon goes back to the
+ * gnomonic plane, so no input costs more than it did there. */
+#define ORTHO_EXACT_BUDGET 32
 
 static geo_ball ball_of_edge(const geo_pt *a, const geo_pt *b, double len)
 {
@@ -90,6 +154,15 @@ static geo_ball ball_union(const geo_ball *bs, int n)
             u.r = r;
     }
     return u;
+}
+
+/* geo_ball_gap(a, b) > 0, without the square root (validation asks it of
+ * every pair of edges). */
+static int balls_apart(const geo_ball *a, const geo_ball *b)
+{
+    double dx = a->c[0] - b->c[0], dy = a->c[1] - b->c[1], dz = a->c[2] - b->c[2];
+    double r = a->r + b->r;
+    return dx * dx + dy * dy + dz * dz > r * r;
 }
 
 static int ball_contains_pt(const geo_ball *b, const geo_pt *p)
@@ -261,9 +334,25 @@ typedef struct {
     double x, y, k;
 } planar;
 
+/* Orthogonal projection onto pg's tangent plane. It never lengthens
+ * (planar <= chord <= geodesic), wherever p is. */
+static void ortho_xy(const shp_poly *pg, const geo_pt *p, double *x, double *y)
+{
+    double d[3] = {p->x - pg->pc.x, p->y - pg->pc.y, p->z - pg->pc.z};
+    *x = pg->fr.e[0] * d[0] + pg->fr.e[1] * d[1] + pg->fr.e[2] * d[2];
+    *y = pg->fr.n[0] * d[0] + pg->fr.n[1] * d[1] + pg->fr.n[2] * d[2];
+}
+
 static planar planar_of(const shp_poly *pg, const geo_pt *p)
 {
     planar pl = {0, 0, 0, 0};
+    if (pg->ortho) {
+        /* k = 1: the projection never lengthens; eps covers the edges' sag */
+        ortho_xy(pg, p, &pl.x, &pl.y);
+        pl.k = 1;
+        pl.ok = 1;
+        return pl;
+    }
     if (geo_gnomonic(&pg->pc, p, &pl.x, &pl.y))
         return pl;
     double rho = fmax(hypot(pl.x, pl.y), pg->rho_max);
@@ -435,7 +524,9 @@ static int boundaries_meet(const shp_poly *a, const shp_poly *b)
             if (!axy[r])
                 planar_mode = 0;
             for (int i = 0; planar_mode && i < A->n; i++) {
-                if (geo_gnomonic(&b->pc, &A->v[i], &axy[r][2 * i], &axy[r][2 * i + 1]))
+                if (b->ortho)
+                    ortho_xy(b, &A->v[i], &axy[r][2 * i], &axy[r][2 * i + 1]);
+                else if (geo_gnomonic(&b->pc, &A->v[i], &axy[r][2 * i], &axy[r][2 * i + 1]))
                     planar_mode = 0;
                 else
                     rho = fmax(rho, hypot(axy[r][2 * i], axy[r][2 * i + 1]));
@@ -443,8 +534,18 @@ static int boundaries_meet(const shp_poly *a, const shp_poly *b)
         }
         if (!axy)
             planar_mode = 0;
-        /* Planar radii exceed true distances, so this over-estimates. */
-        eps = 1e-3 + 1e-3 * rho * rho * rho / 4e13;
+        if (b->ortho) {
+            /* Each projected edge strays at most its sag (any distance);
+             * a crossing in the plane is a true one only where the plane is
+             * one-to-one, so a must be near b. */
+            double pc[3] = {b->pc.x, b->pc.y, b->pc.z};
+            if (!(vdist(pc, a->ball.c) + a->ball.r <= ORTHO_MAX_EXT))
+                planar_mode = 0;
+            eps = fmax(b->eps, 1e-3 + sag_of(a->lmax));
+        } else {
+            /* Planar radii exceed true distances, so this over-estimates. */
+            eps = 1e-3 + 1e-3 * rho * rho * rho / 4e13;
+        }
     }
     int meet = 0;
     for (int ra = 0; ra < a->nrings && !meet; ra++) {
@@ -565,21 +666,6 @@ static double poly_poly_dist(const shp_poly *a, const shp_poly *b, double cutoff
 #define FAST_MAX_ERR 1e-3
 #define FAST_MAX_REACH 2.0e6
 
-typedef struct {
-    double e[3], n[3];
-    double inv_m, inv_n; /* 1 / meridional and 1 / prime-vertical radii */
-} enu_frame;
-
-static enu_frame enu_at(const geo_pt *p)
-{
-    double lam = p->lon * M_PI / 180.0, phi = p->lat * M_PI / 180.0;
-    double sl = sin(lam), cl = cos(lam), sp = sin(phi), cp = cos(phi);
-    const double a = 6378137.0, e2 = 6.69437999014e-3;
-    double w2 = 1 - e2 * sp * sp, w = sqrt(w2);
-    enu_frame f = {{-sl, cl, 0}, {-sp * cl, -sp * sl, cp}, w2 * w / (a * (1 - e2)), w / a};
-    return f;
-}
-
 static double fast_eps(double d, double lmax)
 {
     double r2 = FAST_R * FAST_R;
@@ -686,13 +772,354 @@ double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, doubl
     return best;
 }
 
-double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
+/* ---------- the fast path for two polygons ----------
+ *
+ * Why: a new 100-vertex operation meets site polygons and other volumes
+ * within a few kilometres; the exact path measures every vertex against
+ * every nearby edge with the intercept iteration (5-10 us each), which was
+ * most of a submit. Here both polygons are projected orthogonally onto the
+ * tangent plane at a surface point O between them, and three facts make
+ * every decision rigorous, with no measured constant:
+ *
+ *  1. Orthogonal projection never lengthens: planar <= chord <= geodesic.
+ *  2. A geodesic's curvature as a space curve is its normal curvature, at
+ *     most 1 / CURV_R (CURV_R = b^2 / a, the least radius of curvature of
+ *     WGS84). A curve f of length s with |f''| <= k deviates from the
+ *     uniform parametrisation of its chord by at most k u (s - u) / 2 <=
+ *     k s^2 / 8; so a projected edge stays, point by point, within
+ *     sag = s^2 / (8 CURV_R) of the straight segment between its projected
+ *     vertices (which project exactly).
+ *  3. Schur's comparison theorem: such a curve's chord c >= 2 R sin(s / 2R),
+ *     so s <= len_bound(c) = 2 R asin(c / 2R) (used for edge lengths too).
+ *
+ * Consequences, with sag_P and sag_Q the two polygons' bounds:
+ *  - a vertex w of P is at least planar(w, Q') - sag_Q from Q's boundary
+ *    (Q' the straight-edged planar polygon);
+ *  - if two straight edges cross and every endpoint is farther than
+ *    sag_P + sag_Q from the other edge, the true edges cross (bending each
+ *    by at most its sag never moves an edge through the other's endpoint,
+ *    so the crossing parity survives);
+ *  - if every edge pair is farther apart than sag_P + sag_Q, the boundaries
+ *    are disjoint, and a vertex's planar inside/outside test against the
+ *    other polygon is the true one (same argument, and the projection is
+ *    one-to-one this close to O);
+ *  - upward: the surface over the plane has slope at most tan(tilt), tilt
+ *    the largest angle between a normal within `reach` of O and O's normal
+ *    (<= distance / CURV_R; twice that is used), so a planar length p is a
+ *    chord of at most p (1 + tilt^2) and a geodesic of at most len_bound of
+ *    that: ub(w) = len_bound((planar(w, Q') + sag_Q) (1 + tilt^2)).
+ *
+ * The sweep over edge pairs (chunk discs first, nearest first) finds a
+ * clear crossing (answer 0), or proves the boundaries apart; then the one
+ * ring vertex per ring decides containment (answer 0); otherwise the only
+ * vertices that can be nearest (lower bound under the least upper bound)
+ * are measured, nearest first, with the unit path poly_dist_fast (within
+ * FAST_MAX_ERR) or exactly. Edges within sag of each other without a clear
+ * crossing (touching shapes) are left to the exact path. */
+#define PP_MAX_REACH 100e3   /* chord from O to the far side of either ball */
+#define PP_MAX_SAG 0.5       /* beyond this, near-contacts are too blurred */
+#define PP_MAX_CHUNK_PAIRS 65536
+
+typedef struct {
+    double gap;
+    int ca, cb; /* flat chunk indices */
+} pp_pair;
+
+typedef struct {
+    int ring, chunk;
+    double x, y, r;
+} pp_chunk;
+
+typedef struct {
+    const shp_poly *pg;
+    int nv, nc;
+    int *roff;    /* first flat vertex of each ring */
+    double *xy;   /* projected vertices */
+    double *pd;   /* planar distance of each vertex to the other polygon */
+    pp_chunk *ch; /* projected chunk balls (a ball projects to a disc) */
+    double sag;
+} pp_side;
+
+static int pp_pair_cmp(const void *x, const void *y)
+{
+    double a = ((const pp_pair *)x)->gap, b = ((const pp_pair *)y)->gap;
+    return a < b ? -1 : a > b;
+}
+
+static void pp_project(pp_side *S, const enu_frame *f, const double o[3])
+{
+    const shp_poly *pg = S->pg;
+    int k = 0, kc = 0;
+    for (int r = 0; r < pg->nrings; r++) {
+        const shp_ring *rg = &pg->rings[r];
+        S->roff[r] = k;
+        for (int i = 0; i < rg->n; i++, k++) {
+            double d[3] = {rg->v[i].x - o[0], rg->v[i].y - o[1], rg->v[i].z - o[2]};
+            S->xy[2 * k] = f->e[0] * d[0] + f->e[1] * d[1] + f->e[2] * d[2];
+            S->xy[2 * k + 1] = f->n[0] * d[0] + f->n[1] * d[1] + f->n[2] * d[2];
+            S->pd[k] = INFINITY;
+        }
+        for (int c = 0; c < rg->nchunk; c++, kc++) {
+            const geo_ball *b = &rg->cball[c];
+            double d[3] = {b->c[0] - o[0], b->c[1] - o[1], b->c[2] - o[2]};
+            S->ch[kc].ring = r;
+            S->ch[kc].chunk = c;
+            S->ch[kc].x = f->e[0] * d[0] + f->e[1] * d[1] + f->e[2] * d[2];
+            S->ch[kc].y = f->n[0] * d[0] + f->n[1] * d[1] + f->n[2] * d[2];
+            S->ch[kc].r = b->r;
+        }
+    }
+}
+
+/* Planar inside test of point (x, y) against the straight-edged projection
+ * of S's polygon (shell minus holes). */
+static int pp_inside(const pp_side *S, double x, double y)
+{
+    int in_shell = 0, in_hole = 0;
+    for (int r = 0; r < S->pg->nrings; r++) {
+        const double *v = &S->xy[2 * S->roff[r]];
+        int n = S->pg->rings[r].n, in = 0;
+        for (int i = 0, j = n - 1; i < n; j = i++) {
+            double yi = v[2 * i + 1], yj = v[2 * j + 1];
+            if ((yi > y) != (yj > y)) {
+                double xc = v[2 * j] + (y - yj) * (v[2 * i] - v[2 * j]) / (yi - yj);
+                if (x < xc)
+                    in = !in;
+            }
+        }
+        if (r == 0)
+            in_shell = in;
+        else if (in)
+            in_hole = 1;
+    }
+    return in_shell && !in_hole;
+}
+
+/* Distance from a vertex to polygon q, within FAST_MAX_ERR when at most
+ * lim (else some value above lim, a lower bound when exact). */
+static double pp_vertex_dist(const geo_pt *w, const shp_poly *q, double lim)
+{
+    enu_frame f = enu_at(w);
+    double d;
+    if (poly_dist_fast(w, &f, q, &d))
+        return d;
+    return point_poly_dist(w, q, lim);
+}
+
+typedef struct {
+    double lb;
+    int side, k;
+} pp_cand;
+
+static int pp_cand_cmp(const void *x, const void *y)
+{
+    double a = ((const pp_cand *)x)->lb, b = ((const pp_cand *)y)->lb;
+    return a < b ? -1 : a > b;
+}
+
+static const geo_pt *pp_vertex(const pp_side *S, int k)
+{
+    int r = 0;
+    while (r + 1 < S->pg->nrings && S->roff[r + 1] <= k)
+        r++;
+    return &S->pg->rings[r].v[k - S->roff[r]];
+}
+
+/* Returns 1 with *out set (the separation within FAST_MAX_ERR when it is at
+ * most cutoff, otherwise a lower bound above cutoff), or 0 to fall back to
+ * the exact path. */
+static int poly_poly_fast(const shp_poly *a, const shp_poly *b, double cutoff, double *out)
+{
+    double m[3] = {(a->ball.c[0] + b->ball.c[0]) / 2, (a->ball.c[1] + b->ball.c[1]) / 2,
+                   (a->ball.c[2] + b->ball.c[2]) / 2};
+    geo_pt og = geo_pt_from_ecef(m);
+    double o[3] = {og.x, og.y, og.z};
+    double reach = fmax(vdist(o, a->ball.c) + a->ball.r, vdist(o, b->ball.c) + b->ball.r);
+    if (!(reach <= PP_MAX_REACH))
+        return 0;
+    pp_side S[2] = {{.pg = a}, {.pg = b}};
+    for (int s = 0; s < 2; s++) {
+        S[s].nv = S[s].pg->nvert;
+        S[s].sag = sag_of(S[s].pg->lmax);
+        for (int r = 0; r < S[s].pg->nrings; r++)
+            S[s].nc += S[s].pg->rings[r].nchunk;
+    }
+    double near = S[0].sag + S[1].sag + PP_SLACK;
+    if (!(near <= PP_MAX_SAG) || (long)S[0].nc * S[1].nc > PP_MAX_CHUNK_PAIRS)
+        return 0;
+    double sagmax = fmax(S[0].sag, S[1].sag);
+    double tilt = 2 * len_bound(reach) / CURV_R, stretch = 1 + tilt * tilt;
+
+    /* One block for everything; small cases stay on the stack. */
+    size_t nv = (size_t)S[0].nv + S[1].nv, nc = (size_t)S[0].nc + S[1].nc;
+    size_t nr = (size_t)a->nrings + b->nrings, npairs = (size_t)S[0].nc * S[1].nc;
+    size_t bytes = nv * 3 * sizeof(double) + nc * sizeof(pp_chunk) + npairs * sizeof(pp_pair) +
+                   nv * sizeof(pp_cand) + nr * sizeof(int) + 64;
+    _Alignas(16) unsigned char stackbuf[16384];
+    unsigned char *mem = bytes <= sizeof stackbuf ? stackbuf : malloc(bytes);
+    if (!mem)
+        return 0;
+    unsigned char *p = mem;
+    for (int s = 0; s < 2; s++) {
+        S[s].xy = (double *)p;
+        p += sizeof(double) * 2 * S[s].nv;
+        S[s].pd = (double *)p;
+        p += sizeof(double) * S[s].nv;
+    }
+    pp_chunk *chunks = (pp_chunk *)p;
+    S[0].ch = chunks;
+    S[1].ch = chunks + S[0].nc;
+    p += sizeof(pp_chunk) * nc;
+    pp_pair *pairs = (pp_pair *)p;
+    p += sizeof(pp_pair) * npairs;
+    pp_cand *cands = (pp_cand *)p;
+    p += sizeof(pp_cand) * nv;
+    S[0].roff = (int *)p;
+    S[1].roff = S[0].roff + a->nrings;
+
+    enu_frame f = enu_at(&og);
+    pp_project(&S[0], &f, o);
+    pp_project(&S[1], &f, o);
+
+    /* Chunk pairs that can matter, nearest first. Nothing beyond
+     * cutoff + sagmax can change the answer, nor hide a contact. */
+    double tau = fmax(cutoff + sagmax, near);
+    double skipped = INFINITY; /* least planar gap of what was skipped */
+    size_t np = 0;
+    for (int i = 0; i < S[0].nc; i++)
+        for (int j = 0; j < S[1].nc; j++) {
+            const pp_chunk *A = &S[0].ch[i], *B = &S[1].ch[j];
+            double g = hypot(A->x - B->x, A->y - B->y) - A->r - B->r;
+            if (g <= tau)
+                pairs[np++] = (pp_pair){g, i, j};
+            else if (g < skipped)
+                skipped = g;
+        }
+    if (np > 1)
+        qsort(pairs, np, sizeof *pairs, pp_pair_cmp);
+
+    int ambiguous = 0, result = 1;
+    double pdmin = INFINITY;
+    for (size_t q = 0; q < np; q++) {
+        double lim = fmax(tau, near);
+        if (pairs[q].gap > lim) {
+            skipped = fmin(skipped, pairs[q].gap);
+            break;
+        }
+        const pp_chunk *CA = &S[0].ch[pairs[q].ca], *CB = &S[1].ch[pairs[q].cb];
+        const shp_ring *RA = &a->rings[CA->ring], *RB = &b->rings[CB->ring];
+        const double *va = &S[0].xy[2 * S[0].roff[CA->ring]];
+        const double *vb = &S[1].xy[2 * S[1].roff[CB->ring]];
+        double *pda = &S[0].pd[S[0].roff[CA->ring]], *pdb = &S[1].pd[S[1].roff[CB->ring]];
+        int ia0 = CA->chunk * CHUNK, ia1 = ia0 + CHUNK < RA->n ? ia0 + CHUNK : RA->n;
+        int jb0 = CB->chunk * CHUNK, jb1 = jb0 + CHUNK < RB->n ? jb0 + CHUNK : RB->n;
+        for (int i = ia0; i < ia1; i++) {
+            int i2 = i + 1 < RA->n ? i + 1 : 0;
+            const double *p1 = &va[2 * i], *p2 = &va[2 * i2];
+            double axl = fmin(p1[0], p2[0]), axh = fmax(p1[0], p2[0]);
+            double ayl = fmin(p1[1], p2[1]), ayh = fmax(p1[1], p2[1]);
+            for (int j = jb0; j < jb1; j++) {
+                int j2 = j + 1 < RB->n ? j + 1 : 0;
+                const double *q1 = &vb[2 * j], *q2 = &vb[2 * j2];
+                lim = fmax(tau, near);
+                /* the boxes' gap bounds every distance between the edges */
+                double gx = fmax(fmin(q1[0], q2[0]) - axh, axl - fmax(q1[0], q2[0]));
+                double gy = fmax(fmin(q1[1], q2[1]) - ayh, ayl - fmax(q1[1], q2[1]));
+                if (gx > lim || gy > lim) {
+                    skipped = fmin(skipped, fmax(gx, gy));
+                    continue;
+                }
+                double d1 = seg_dist(p1[0], p1[1], q1[0], q1[1], q2[0], q2[1]);
+                double d2 = seg_dist(q1[0], q1[1], p1[0], p1[1], p2[0], p2[1]);
+                if (d1 < pda[i])
+                    pda[i] = d1;
+                if (d2 < pdb[j])
+                    pdb[j] = d2;
+                double dm = fmin(d1, d2);
+                if (dm < pdmin) {
+                    pdmin = dm;
+                    double ub = len_bound((pdmin + sagmax) * stretch);
+                    tau = fmin(cutoff, ub) + sagmax;
+                }
+                if (gx > near || gy > near)
+                    continue;
+                double d3 = seg_dist(p2[0], p2[1], q1[0], q1[1], q2[0], q2[1]);
+                double d4 = seg_dist(q2[0], q2[1], p1[0], p1[1], p2[0], p2[1]);
+                double endmin = fmin(fmin(d1, d2), fmin(d3, d4));
+                double o1 = orient(p1[0], p1[1], p2[0], p2[1], q1[0], q1[1]);
+                double o2 = orient(p1[0], p1[1], p2[0], p2[1], q2[0], q2[1]);
+                double o3 = orient(q1[0], q1[1], q2[0], q2[1], p1[0], p1[1]);
+                double o4 = orient(q1[0], q1[1], q2[0], q2[1], p2[0], p2[1]);
+                int cross = ((o1 > 0 && o2 < 0) || (o1 < 0 && o2 > 0)) &&
+                            ((o3 > 0 && o4 < 0) || (o3 < 0 && o4 > 0));
+                if (cross && endmin > near) {
+                    *out = 0; /* a clear crossing, beyond any bending */
+                    goto done;
+                }
+                if (cross || endmin <= near)
+                    ambiguous = 1;
+            }
+        }
+    }
+    if (ambiguous) {
+        result = 0;
+        goto done;
+    }
+    /* Boundaries apart: one vertex per ring decides containment. */
+    for (int s = 0; s < 2; s++)
+        for (int r = 0; r < S[s].pg->nrings; r++) {
+            const double *v = &S[s].xy[2 * S[s].roff[r]];
+            if (pp_inside(&S[1 - s], v[0], v[1])) {
+                *out = 0;
+                goto done;
+            }
+        }
+    /* Disjoint: measure the vertices that can be nearest, nearest first. */
+    double ubmin = len_bound((pdmin + sagmax) * stretch);
+    double keep = fmin(cutoff, ubmin);
+    size_t ncand = 0;
+    double lbrest = skipped - sagmax; /* every vertex not listed is farther */
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < S[s].nv; k++) {
+            double lb = S[s].pd[k] - S[1 - s].sag;
+            if (lb <= keep)
+                cands[ncand++] = (pp_cand){lb, s, k};
+            else if (lb < lbrest)
+                lbrest = lb;
+        }
+    if (ncand > 1)
+        qsort(cands, ncand, sizeof *cands, pp_cand_cmp);
+    double best = INFINITY, lbmin = lbrest;
+    for (size_t c = 0; c < ncand; c++) {
+        double lim = fmin(best, cutoff);
+        if (cands[c].lb > lim) {
+            lbmin = fmin(lbmin, cands[c].lb);
+            break;
+        }
+        const geo_pt *w = pp_vertex(&S[cands[c].side], cands[c].k);
+        double d = pp_vertex_dist(w, S[1 - cands[c].side].pg, lim);
+        if (d <= lim && d < best)
+            best = d;
+        else if (d < lbmin)
+            lbmin = d;
+    }
+    /* Nothing measured within cutoff: every vertex is then farther than
+     * cutoff (to within FAST_MAX_ERR); say so unambiguously. */
+    *out = best < INFINITY ? best : fmax(lbmin, nextafter(cutoff, INFINITY));
+done:
+    if (mem != stackbuf)
+        free(mem);
+    return result;
+}
+
+/* Both shapes as (disc, polygons) with a the disc when there is one. */
+static double separation(const dc_shape *a, const dc_shape *b, double cutoff, int fast)
 {
     double lb = geo_ball_gap(&a->ball, &b->ball);
     if (lb > cutoff)
         return lb;
     if (a->kind == SHP_DISC && b->kind == SHP_DISC) {
-        double d = point_dist_fast(&a->c, &b->c) - a->r - b->r;
+        double d = (fast ? point_dist_fast(&a->c, &b->c) : geo_dist(&a->c, &b->c)) - a->r - b->r;
         return d > 0 ? d : 0;
     }
     if (b->kind == SHP_DISC) {
@@ -700,18 +1127,39 @@ double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
         a = b;
         b = t;
     }
-    if (a->kind == SHP_DISC)
+    if (a->kind == SHP_DISC && fast)
         return shape_separation_disc(&a->c, a->r, b, cutoff);
     double best = INFINITY;
+    if (a->kind == SHP_DISC) {
+        for (int j = 0; j < b->npoly; j++) {
+            double d = point_poly_dist(&a->c, &b->polys[j], cutoff + a->r) - a->r;
+            if (d < best)
+                best = d;
+        }
+        return best > 0 ? best : 0;
+    }
     for (int i = 0; i < a->npoly; i++)
         for (int j = 0; j < b->npoly; j++) {
-            double d = poly_poly_dist(&a->polys[i], &b->polys[j], cutoff);
+            const shp_poly *pa = &a->polys[i], *pb = &b->polys[j];
+            double d = geo_ball_gap(&pa->ball, &pb->ball);
+            if (d <= cutoff && !(fast && poly_poly_fast(pa, pb, cutoff, &d)))
+                d = poly_poly_dist(pa, pb, cutoff);
             if (d < best)
                 best = d;
             if (best <= 0)
                 return 0;
         }
     return best;
+}
+
+double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff)
+{
+    return separation(a, b, cutoff, 1);
+}
+
+double shape_separation_exact(const dc_shape *a, const dc_shape *b, double cutoff)
+{
+    return separation(a, b, cutoff, 0);
 }
 
 /* ---------- parsing and validation ---------- */
@@ -773,9 +1221,12 @@ static int parse_ring(const json_t *coords, shp_ring *r, const char *field, shap
     double flon = 0, flat = 0, llon = 0, llat = 0;
     for (size_t i = 0; i < np; i++) {
         double lon, lat;
-        snprintf(f, sizeof f, "%s[%zu]", field, i);
-        if (parse_position(json_array_get(coords, i), &lon, &lat, f, err))
+        if (parse_position(json_array_get(coords, i), &lon, &lat, field, err)) {
+            /* name the offending position (formatted only on failure) */
+            snprintf(f, sizeof f, "%s[%zu]", field, i);
+            snprintf(err->field, sizeof err->field, "%s", f);
             return -1;
+        }
         if (i == 0) {
             flon = lon;
             flat = lat;
@@ -800,19 +1251,39 @@ static int parse_ring(const json_t *coords, shp_ring *r, const char *field, shap
     return 0;
 }
 
-static void ring_prepare(shp_ring *r, const geo_pt *pc)
+static void ring_measure(shp_ring *r)
 {
     for (int i = 0; i < r->n; i++) {
         const geo_pt *a = &r->v[i], *b = &r->v[(i + 1) % r->n];
-        r->len[i] = geo_dist(a, b);
+        /* An upper bound is all the balls and lmax need (they only have to
+         * contain the edge, or over-estimate an error). */
+        r->len[i] = len_bound(geo_chord(a, b));
         r->eball[i] = ball_of_edge(a, b, r->len[i]);
-        if (geo_gnomonic(pc, a, &r->px[i], &r->py[i]))
-            r->px[i] = r->py[i] = NAN;
     }
     for (int c = 0; c < r->nchunk; c++) {
         int end = (c + 1) * CHUNK < r->n ? (c + 1) * CHUNK : r->n;
         r->cball[c] = ball_union(&r->eball[c * CHUNK], end - c * CHUNK);
     }
+}
+
+static void ring_project(shp_ring *r, const shp_poly *pg)
+{
+    for (int i = 0; i < r->n; i++) {
+        if (pg->ortho)
+            ortho_xy(pg, &r->v[i], &r->px[i], &r->py[i]);
+        else if (geo_gnomonic(&pg->pc, &r->v[i], &r->px[i], &r->py[i]))
+            r->px[i] = r->py[i] = NAN;
+    }
+}
+
+/* Do geodesic edges a1-a2 and b1-b2 cross, or come within tol? Exact, for
+ * the pairs the plane cannot decide. */
+static int edges_touch_exact(const geo_pt *a1, const geo_pt *a2, const geo_pt *b1,
+                             const geo_pt *b2, double tol)
+{
+    return geodesic_edges_meet(a1, a2, b1, b2) || geo_point_edge_dist(a1, b1, b2) <= tol ||
+           geo_point_edge_dist(a2, b1, b2) <= tol || geo_point_edge_dist(b1, a1, a2) <= tol ||
+           geo_point_edge_dist(b2, a1, a2) <= tol;
 }
 
 /* Sum of signed longitude steps: about +-360 when the ring winds around a
@@ -831,15 +1302,17 @@ static int ring_encloses_pole(const shp_ring *r)
     return fabs(sum) > 180;
 }
 
-/* Self-intersection and ring-to-ring crossings, in the polygon's gnomonic
- * plane (edges are straight there to within eps; touching within 1 mm is
- * treated as touching). Chunk balls keep it near-linear for long rings. */
-static int rings_cross(const shp_ring *A, const shp_ring *B, int same, int *ia, int *ib)
+/* Self-intersection and ring-to-ring crossings, in the polygon's plane
+ * (touching within 1 mm is treated as touching). In the gnomonic plane the
+ * edges are straight to within eps; in the tangent plane, pairs within the
+ * edges' sag are decided exactly. Chunk balls keep it near-linear for long rings. */
+static int rings_cross(const shp_ring *A, const shp_ring *B, int same, double band, int *budget,
+                       int *ia, int *ib)
 {
     const double tol = 1e-3;
     for (int ca = 0; ca < A->nchunk; ca++) {
         for (int cb = same ? ca : 0; cb < B->nchunk; cb++) {
-            if (geo_ball_gap(&A->cball[ca], &B->cball[cb]) > 0)
+            if (balls_apart(&A->cball[ca], &B->cball[cb]))
                 continue;
             int ea = (ca + 1) * CHUNK < A->n ? (ca + 1) * CHUNK : A->n;
             int eb = (cb + 1) * CHUNK < B->n ? (cb + 1) * CHUNK : B->n;
@@ -847,7 +1320,7 @@ static int rings_cross(const shp_ring *A, const shp_ring *B, int same, int *ia, 
                 int i2 = (i + 1) % A->n;
                 for (int j = (same && cb == ca) ? i + 1 : cb * CHUNK; j < eb; j++) {
                     int j2 = (j + 1) % B->n;
-                    if (geo_ball_gap(&A->eball[i], &B->eball[j]) > 0)
+                    if (balls_apart(&A->eball[i], &B->eball[j]))
                         continue;
                     if (same && (j == i2 || i == j2)) {
                         /* Adjacent edges share a vertex; they must not fold
@@ -868,14 +1341,84 @@ static int rings_cross(const shp_ring *A, const shp_ring *B, int same, int *ia, 
                         }
                         continue;
                     }
-                    if (seg_intersect(A->px[i], A->py[i], A->px[i2], A->py[i2], B->px[j],
-                                      B->py[j], B->px[j2], B->py[j2], tol)) {
-                        *ia = i;
-                        *ib = j;
-                        return 1;
+                    /* band: how far edges may stray from their segments in
+                     * the tangent plane; what falls within it is decided
+                     * exactly (0 in the gnomonic plane: as before). */
+                    if (!seg_intersect(A->px[i], A->py[i], A->px[i2], A->py[i2], B->px[j],
+                                       B->py[j], B->px[j2], B->py[j2], tol + band))
+                        continue;
+                    if (band > 0) {
+                        if ((*budget)-- <= 0)
+                            return -1; /* undecided: too many close pairs */
+                        if (!edges_touch_exact(&A->v[i], &A->v[i2], &B->v[j], &B->v[j2], tol))
+                            continue;
                     }
+                    *ia = i;
+                    *ib = j;
+                    return 1;
                 }
             }
+        }
+    }
+    return 0;
+}
+
+/* Sets up pg's plane (tangent when pg->ortho, else gnomonic) and its eps. */
+static void poly_plane(shp_poly *pg, double ext)
+{
+    if (pg->ortho) {
+        /* Proven: every projected edge within its sag of its segment. */
+        pg->fr = enu_at(&pg->pc);
+        pg->eps = 1e-3 + sag_of(pg->lmax);
+    } else {
+        /* Gnomonic straightness bound, from measurement (see file
+         * comment), with a factor of ten in hand. */
+        pg->eps = 1e-3 + 1e-3 * ext * ext * ext / 4e13;
+    }
+    pg->rho_max = 0;
+    for (int r = 0; r < pg->nrings; r++) {
+        ring_project(&pg->rings[r], pg);
+        for (int i = 0; i < pg->rings[r].n; i++)
+            pg->rho_max = fmax(pg->rho_max, hypot(pg->rings[r].px[i], pg->rings[r].py[i]));
+    }
+}
+
+/* Simple rings, holes inside the shell and apart. Returns 0, -1 with *err
+ * filled, or 1 when the tangent plane left too many pairs undecided. */
+static int poly_validate(const shp_poly *pg, const char *field, shape_error *err, int *budget)
+{
+    char f[160];
+    /* Edges closer than this in the plane may touch or not. */
+    double band = pg->ortho ? 2 * sag_of(pg->lmax) : 0;
+    int ia, ib, rc;
+    for (int r = 0; r < pg->nrings; r++) {
+        snprintf(f, sizeof f, "%s[%d]", field, r);
+        if ((rc = rings_cross(&pg->rings[r], &pg->rings[r], 1, band, budget, &ia, &ib)) < 0)
+            return 1;
+        if (rc) {
+            char d[96];
+            snprintf(d, sizeof d, " (edges %d and %d)", ia, ib);
+            return fail(err, f, "ring is not simple: it intersects itself%s", d);
+        }
+    }
+    for (int r = 1; r < pg->nrings; r++) {
+        snprintf(f, sizeof f, "%s[%d]", field, r);
+        for (int q = 0; q < r; q++) {
+            if ((rc = rings_cross(&pg->rings[r], &pg->rings[q], 0, band, budget, &ia, &ib)) < 0)
+                return 1;
+            if (rc)
+                return fail(err, f, "hole crosses or touches another ring%s", "");
+        }
+        double mind = INFINITY;
+        const shp_ring *sh = &pg->rings[0];
+        if (!ring_parity(sh->px, sh->py, sh->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
+            return fail(err, f, "hole is not inside its shell%s", "");
+        for (int q = 1; q < pg->nrings; q++) {
+            if (q == r)
+                continue;
+            const shp_ring *h = &pg->rings[q];
+            if (ring_parity(h->px, h->py, h->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
+                return fail(err, f, "hole lies inside another hole%s", "");
         }
     }
     return 0;
@@ -912,59 +1455,42 @@ static int parse_polygon(const json_t *rings, shp_poly *pg, const char *field, s
             }
     }
     pg->pc = geo_pt_from_ecef(mean);
+    /* The extent from chords (an upper bound); the exact distances only
+     * when that bound comes near the limit, so the limit itself is decided
+     * exactly. */
     double ext = 0;
     for (int r = 0; r < pg->nrings; r++)
-        for (int i = 0; i < pg->rings[r].n; i++) {
-            double d = geo_dist(&pg->pc, &pg->rings[r].v[i]);
-            if (d > ext)
-                ext = d;
-        }
+        for (int i = 0; i < pg->rings[r].n; i++)
+            ext = fmax(ext, len_bound(geo_chord(&pg->pc, &pg->rings[r].v[i])));
+    if (ext > 0.99 * SHAPE_MAX_EXTENT_M) {
+        ext = 0;
+        for (int r = 0; r < pg->nrings; r++)
+            for (int i = 0; i < pg->rings[r].n; i++)
+                ext = fmax(ext, geo_dist(&pg->pc, &pg->rings[r].v[i]));
+    }
     if (ext > SHAPE_MAX_EXTENT_M)
         return fail(err, field,
                     "a polygon must fit within 1000 km of its centre (split larger areas)%s", "");
-    /* Gnomonic straightness bound, from measurement (see file comment),
-     * with a factor of ten in hand. */
-    pg->eps = 1e-3 + 1e-3 * ext * ext * ext / 4e13;
     for (int r = 0; r < pg->nrings; r++) {
-        ring_prepare(&pg->rings[r], &pg->pc);
+        ring_measure(&pg->rings[r]);
         pg->nvert += pg->rings[r].n;
         for (int i = 0; i < pg->rings[r].n; i++)
             pg->lmax = fmax(pg->lmax, pg->rings[r].len[i]);
-        for (int i = 0; i < pg->rings[r].n; i++)
-            pg->rho_max = fmax(pg->rho_max, hypot(pg->rings[r].px[i], pg->rings[r].py[i]));
     }
+    pg->ortho = ext <= ORTHO_MAX_EXT && sag_of(pg->lmax) <= ORTHO_MAX_SAG;
+    poly_plane(pg, ext);
     pg->ball = ball_union(pg->rings[0].cball, pg->rings[0].nchunk);
     /* The interior lies within the shell's ball: the ball meets the surface
      * in a disc that holds the whole shell, and the polygon is the small side
      * of its shell (pole-enclosing rings are rejected above). */
-
-    int ia, ib;
-    for (int r = 0; r < pg->nrings; r++) {
-        snprintf(f, sizeof f, "%s[%d]", field, r);
-        if (rings_cross(&pg->rings[r], &pg->rings[r], 1, &ia, &ib)) {
-            char d[96];
-            snprintf(d, sizeof d, " (edges %d and %d)", ia, ib);
-            return fail(err, f, "ring is not simple: it intersects itself%s", d);
-        }
+    int budget = ORTHO_EXACT_BUDGET;
+    int rc = poly_validate(pg, field, err, &budget);
+    if (rc == 1) {
+        pg->ortho = 0;
+        poly_plane(pg, ext);
+        rc = poly_validate(pg, field, err, &budget);
     }
-    for (int r = 1; r < pg->nrings; r++) {
-        snprintf(f, sizeof f, "%s[%d]", field, r);
-        for (int q = 0; q < r; q++)
-            if (rings_cross(&pg->rings[r], &pg->rings[q], 0, &ia, &ib))
-                return fail(err, f, "hole crosses or touches another ring%s", "");
-        double mind = INFINITY;
-        const shp_ring *sh = &pg->rings[0];
-        if (!ring_parity(sh->px, sh->py, sh->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
-            return fail(err, f, "hole is not inside its shell%s", "");
-        for (int q = 1; q < pg->nrings; q++) {
-            if (q == r)
-                continue;
-            const shp_ring *h = &pg->rings[q];
-            if (ring_parity(h->px, h->py, h->n, pg->rings[r].px[0], pg->rings[r].py[0], &mind))
-                return fail(err, f, "hole lies inside another hole%s", "");
-        }
-    }
-    return 0;
+    return rc;
 }
 
 int shape_from_geojson(const json_t *geometry, double radius_m, int flags, const char *field_prefix,

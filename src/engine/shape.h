@@ -66,8 +66,15 @@ size_t shape_vertex_count(const dc_shape *s);
 /* shape_separation returns the minimum geodesic distance in metres between
  * a and b (0 when they touch or overlap) when it is at most cutoff;
  * otherwise it returns some value greater than cutoff. Accuracy: within
- * 1 mm plus the geodesic library's error for distances up to 1,000 km. */
+ * 1 mm plus the geodesic library's error for distances up to 1,000 km.
+ * Nearby shapes are measured in tangent planes with proven error bounds
+ * (falling back to the exact geodesic path where a bound is not met). */
 double shape_separation(const dc_shape *a, const dc_shape *b, double cutoff);
+
+/* shape_separation_exact is shape_separation without the tangent-plane
+ * fast paths: every distance from the intercept iteration. Much slower; for
+ * tests and cross-checks of the fast paths. */
+double shape_separation_exact(const dc_shape *a, const dc_shape *b, double cutoff);
 
 /* shape_contains_point tells whether p lies inside the polygons of s
  * (boundary counts as inside within 1 mm). Discs: within the radius. */
