@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jtext.h"
 #include "slog.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -52,11 +53,15 @@ struct svc {
     store_pending *qhead, *qtail;
     int64_t durable_idx;
     int committing, broken;
+    int applying; /* a writer holds emu and will queue a record */
     uint64_t commits, commit_le[8];
     double commit_sum;
 
     void (*notify)(void *);
     void *notify_ctx;
+
+    /* text of engine geometries, shared by many event bodies (emu) */
+    jtext_cache *geo_text;
 
     /* clock thread */
     pthread_t clock_thread;
@@ -73,6 +78,13 @@ struct svc {
 };
 
 static const double commit_buckets[8] = SVC_COMMIT_BUCKETS;
+
+/* The geometry text cache: entries and bytes (docs/limits.md). */
+#define SVC_GEO_CACHE_ENTRIES 16384
+#define SVC_GEO_CACHE_BYTES (64u * 1024 * 1024)
+/* How long a committer waits for a write inside the engine mutex to join
+ * its transaction. */
+#define SVC_GROUP_WAIT_US 3000
 
 /* ---- small helpers ---- */
 
@@ -356,7 +368,12 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
                 if (json_is_string(reason))
                     json_object_set(ev, "reason", reason);
             }
-            char *body = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+            /* The same bytes as json_dumps with these flags; the other
+             * side's geometry text comes from the cache. */
+            jtext_buf tb = {0};
+            jtext_dump(&tb, ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15),
+                       s->geo_text);
+            char *body = jtext_take(&tb);
             json_decref(ev);
             if (!body)
                 return -1;
@@ -370,29 +387,54 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
     return 0;
 }
 
-/* record_content builds the canonical JSON of a record's inputs. */
-static char *record_content(const char *op, const char *party, const char *id,
-                            const json_t *args, const char *token_hex, dc_time now)
+#define RECORD_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+
+/* record_args_text returns the canonical text of a record's args, or NULL
+ * when out of memory. It is most of a position batch's record, so
+ * svc_write builds it before taking the engine mutex. */
+static char *record_args_text(const json_t *args)
 {
-    json_t *r = json_object();
-    if (!r)
-        return NULL;
-    char tbuf[DC_TIME_BUFLEN];
-    json_object_set_new(r, "v", json_integer(1));
-    json_object_set_new(r, "t", json_integer(now));
-    json_object_set_new(r, "time", json_string(dc_time_format(now, tbuf)));
-    json_object_set_new(r, "op", json_string(op));
-    if (party)
-        json_object_set_new(r, "party", json_string(party));
-    if (id)
-        json_object_set_new(r, "id", json_string(id));
-    if (args)
-        json_object_set_new(r, "args", json_deep_copy(args));
-    if (token_hex)
-        json_object_set_new(r, "token_sha256", json_string(token_hex));
-    char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    json_decref(r);
-    return text;
+    jtext_buf b = {0};
+    jtext_dump(&b, args, RECORD_FLAGS, NULL);
+    return jtext_take(&b);
+}
+
+/* record_content builds the canonical JSON of a record's inputs: the bytes
+ * json_dumps(RECORD_FLAGS) gives for {"args", "id", "op", "party", "t",
+ * "time", "token_sha256", "v"} (sorted keys, so "args" comes first and its
+ * text, from record_args_text or NULL for none, is copied in). */
+static char *record_content(const char *op, const char *party, const char *id,
+                            const char *args_text, const char *token_hex, dc_time now)
+{
+    jtext_buf b = {0};
+    char tbuf[DC_TIME_BUFLEN], num[32];
+    jtext_add(&b, "{", 1);
+    if (args_text) {
+        jtext_adds(&b, "\"args\":");
+        jtext_adds(&b, args_text);
+        jtext_add(&b, ",", 1);
+    }
+    if (id) {
+        jtext_adds(&b, "\"id\":");
+        jtext_string(&b, id, strlen(id), RECORD_FLAGS);
+        jtext_add(&b, ",", 1);
+    }
+    jtext_adds(&b, "\"op\":");
+    jtext_string(&b, op, strlen(op), RECORD_FLAGS);
+    if (party) {
+        jtext_adds(&b, ",\"party\":");
+        jtext_string(&b, party, strlen(party), RECORD_FLAGS);
+    }
+    snprintf(num, sizeof num, ",\"t\":%" PRId64 ",\"time\":", (int64_t)now);
+    jtext_adds(&b, num);
+    dc_time_format(now, tbuf);
+    jtext_string(&b, tbuf, strlen(tbuf), RECORD_FLAGS);
+    if (token_hex) {
+        jtext_adds(&b, ",\"token_sha256\":");
+        jtext_string(&b, token_hex, strlen(token_hex), RECORD_FLAGS);
+    }
+    jtext_adds(&b, ",\"v\":1}");
+    return jtext_take(&b);
 }
 
 /* chain_record assigns the next index and chains content; emu held. */
@@ -436,6 +478,25 @@ static int wait_durable(svc *s, int64_t idx)
         if (s->committing) {
             pthread_cond_wait(&s->qcond, &s->qmu);
             continue;
+        }
+        /* Group commit: a writer inside the engine mutex now is about to
+         * queue its record. Let it join this fsync rather than wait a whole
+         * fsync for the next one (with a few clients, each with one request
+         * in flight, commits would otherwise carry one record each). The
+         * wait is bounded, so a long apply costs at most that much. */
+        if (s->applying) {
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_nsec += SVC_GROUP_WAIT_US * 1000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            while (s->applying && !s->committing && !s->broken &&
+                   pthread_cond_timedwait(&s->qcond, &s->qmu, &dl) == 0)
+                ;
+            if (s->committing || s->broken || s->durable_idx >= idx)
+                continue; /* someone else committed meanwhile */
         }
         store_pending *batch = s->qhead;
         s->qhead = s->qtail = NULL;
@@ -501,10 +562,11 @@ static int wait_durable(svc *s, int64_t idx)
  * gives its index and hash. Returns 0, or -1 when out of memory. emu
  * held. */
 static int log_record(svc *s, const char *op, const char *party, const char *id,
-                      const json_t *args, const char *token_hex, dc_time now,
-                      const dc_changes *ch, int64_t *idx, char hash[STORE_HASH_HEX])
+                      const json_t *args, const char *args_text, const char *token_hex,
+                      dc_time now, const dc_changes *ch, int64_t *idx,
+                      char hash[STORE_HASH_HEX])
 {
-    char *content = record_content(op, party, id, args, token_hex, now);
+    char *content = record_content(op, party, id, args_text, token_hex, now);
     if (!content)
         return -1;
     store_pending *p = chain_record(s, content);
@@ -522,6 +584,17 @@ static int log_record(svc *s, const char *op, const char *party, const char *id,
         memcpy(hash, p->hash, STORE_HASH_HEX);
     enqueue(s, p);
     return 0;
+}
+
+/* set_applying marks that this writer holds emu with a record to queue
+ * (1), or no longer (0), for the group commit wait. */
+static void set_applying(svc *s, int on)
+{
+    pthread_mutex_lock(&s->qmu);
+    s->applying = on;
+    if (!on)
+        pthread_cond_broadcast(&s->qcond);
+    pthread_mutex_unlock(&s->qmu);
 }
 
 static void mark_broken(svc *s)
@@ -548,7 +621,7 @@ static int64_t advance_locked(svc *s, dc_time now)
     dc_changes_init(&ch);
     int64_t idx = 0;
     if (dc_advance(s->e, now, &ch) == DC_OK && ch.n > 0) {
-        if (log_record(s, "advance", NULL, NULL, NULL, NULL, now, &ch, &idx, NULL) != 0) {
+        if (log_record(s, "advance", NULL, NULL, NULL, NULL, NULL, now, &ch, &idx, NULL) != 0) {
             idx = 0;
             mark_broken(s); /* state changed but cannot be logged */
         }
@@ -611,12 +684,20 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
         tokp = token_hex;
     }
 
+    char *args_text = NULL;
+    if (args && !(args_text = record_args_text(args))) {
+        seterr(err, DC_ERR_NOMEM, "", "out of memory");
+        return DC_ERR_NOMEM;
+    }
+
     pthread_mutex_lock(&s->emu);
     if (is_broken(s)) {
         pthread_mutex_unlock(&s->emu);
+        free(args_text);
         seterr(err, DC_ERR_NOMEM, "", "the log cannot be written; service degraded");
         return DC_ERR_NOMEM;
     }
+    set_applying(s, 1);
     dc_time now = clock_now(s);
     int64_t adv_idx = advance_locked(s, now);
     /* A PUT that creates answers 201, like a POST (SPEC 4). */
@@ -640,7 +721,8 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     int64_t idx = adv_idx;
     if (st == DC_OK) {
         int64_t rec_idx = 0;
-        if (log_record(s, op, party, id, args, tokp, now, &ch, &rec_idx, res->hash) != 0) {
+        if (log_record(s, op, party, id, args, args_text, tokp, now, &ch, &rec_idx,
+                       res->hash) != 0) {
             mark_broken(s);
             st = DC_ERR_NOMEM;
             seterr(err, DC_ERR_NOMEM, "", "out of memory writing the log");
@@ -672,7 +754,9 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
         }
     }
     dc_changes_free(&ch);
+    set_applying(s, 0);
     pthread_mutex_unlock(&s->emu);
+    free(args_text);
 
     if (idx > 0 && wait_durable(s, idx) != 0 && st == DC_OK) {
         svc_result_free(res);
@@ -1001,7 +1085,8 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     memcpy(s->tip, ZERO_HASH, STORE_HASH_HEX);
     s->parties = calloc(DC_MAX_PARTIES, sizeof *s->parties);
     s->e = dc_engine_new();
-    if (!s->parties || !s->e) {
+    s->geo_text = jtext_cache_new(SVC_GEO_CACHE_ENTRIES, SVC_GEO_CACHE_BYTES);
+    if (!s->parties || !s->e || !s->geo_text) {
         snprintf(errbuf, n, "out of memory");
         svc_close(s);
         return -1;
@@ -1096,6 +1181,7 @@ void svc_close(svc *s)
     }
     store_pending_free(left);
     store_close(s->st);
+    jtext_cache_free(s->geo_text);
     dc_engine_free(s->e);
     free(s->parties);
     pthread_mutex_destroy(&s->emu);
