@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hmap.h"
 #include "jtext.h"
 #include "slog.h"
 
@@ -62,6 +63,14 @@ struct svc {
 
     /* text of engine geometries, shared by many event bodies (emu) */
     jtext_cache *geo_text;
+
+    /* Every unit the engine holds, as "party/unit" (emu): the position
+     * fast path checks a whole batch against it before applying any of it
+     * (the engine has no cheaper existence test). Kept by apply() from
+     * unit.put and unit.delete, the only ways a unit comes or goes, live
+     * and in replay. A unit missing here only sends a batch down the
+     * general path; one here that the engine lacks cannot happen. */
+    hmap units;
 
     /* clock thread */
     pthread_t clock_thread;
@@ -224,6 +233,67 @@ static dc_status apply_party_add(svc *s, const json_t *args, const char *token_h
     return DC_OK;
 }
 
+/* ---- the unit registry (see struct svc) ---- */
+
+static int unit_key(char *buf, size_t n, const char *party, const char *unit)
+{
+    int len = snprintf(buf, n, "%s/%s", party, unit ? unit : "");
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+/* units_note records that party's unit now exists (on=1) or not (0). A
+ * failed insert (out of memory) only loses the fast path for it. */
+static void units_note(svc *s, const char *party, const char *unit, int on)
+{
+    char key[160];
+    if (unit_key(key, sizeof key, party, unit) != 0)
+        return;
+    if (on) {
+        if (hmap_get(&s->units, key))
+            return;
+        char *k = strdup(key);
+        if (k && hmap_put(&s->units, k, k) != 0)
+            free(k);
+    } else {
+        free(hmap_del(&s->units, key));
+    }
+}
+
+static int units_known(svc *s, const char *party, const char *unit)
+{
+    char key[160];
+    return unit_key(key, sizeof key, party, unit) == 0 && hmap_get(&s->units, key) != NULL;
+}
+
+/* apply_positions_fast applies a batch that posbatch_parse validated:
+ * first every report's unit and time (as dc_positions_report checks
+ * them), then each report. A failed check sets *fallback and applies
+ * nothing. emu held. */
+static dc_status apply_positions_fast(svc *s, const char *party, const posbatch *b, dc_time now,
+                                      dc_changes *ch, size_t *accepted, int *fallback,
+                                      dc_error *err)
+{
+    *accepted = 0;
+    if (!dc_party_exists(s->e, party)) {
+        *fallback = 1;
+        return DC_ERR_INVALID;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (!units_known(s, party, b->v[i].unit) || b->v[i].t > now + DC_FUTURE_SLACK_US) {
+            *fallback = 1;
+            return DC_ERR_INVALID;
+        }
+    for (size_t i = 0; i < b->n; i++) {
+        const posbatch_report *r = &b->v[i];
+        dc_status st = dc_position_report(s->e, party, r->unit, r->lon, r->lat, r->alt_m, r->ce_m,
+                                          r->t, now, ch, err);
+        if (st != DC_OK)
+            return st; /* out of memory: svc_write_impl marks the log broken */
+        (*accepted)++;
+    }
+    return DC_OK;
+}
+
 static dc_status apply(svc *s, const char *op, const char *party, const char *id,
                        const json_t *args, const char *token_hex, dc_time now, dc_changes *ch,
                        size_t *accepted, dc_error *err)
@@ -259,10 +329,18 @@ static dc_status apply(svc *s, const char *op, const char *party, const char *id
         return dc_site_put(e, party, id, args, 0, now, ch, err);
     if (strcmp(op, "site.delete") == 0)
         return dc_site_delete(e, party, id, now, ch, err);
-    if (strcmp(op, "unit.put") == 0)
-        return dc_unit_put(e, party, id, args, now, ch, err);
-    if (strcmp(op, "unit.delete") == 0)
-        return dc_unit_delete(e, party, id, now, ch, err);
+    if (strcmp(op, "unit.put") == 0) {
+        st = dc_unit_put(e, party, id, args, now, ch, err);
+        if (st == DC_OK)
+            units_note(s, party, id, 1);
+        return st;
+    }
+    if (strcmp(op, "unit.delete") == 0) {
+        st = dc_unit_delete(e, party, id, now, ch, err);
+        if (st == DC_OK)
+            units_note(s, party, id, 0);
+        return st;
+    }
     if (strcmp(op, "positions") == 0)
         return dc_positions_report(e, party, args, now, accepted, ch, err);
     if (strcmp(op, "operation.create") == 0)
@@ -661,8 +739,11 @@ static const char *body_id(const json_t *args)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
-                    const json_t *args, svc_result *res, dc_error *err)
+/* svc_write_impl: svc_write, or with fast != NULL a "positions" write of
+ * a parsed batch (args NULL; see svc_write_positions). */
+static dc_status svc_write_impl(svc *s, const char *op, const char *party, const char *id,
+                                const json_t *args, const posbatch *fast, int *fallback,
+                                svc_result *res, dc_error *err)
 {
     memset(res, 0, sizeof *res);
     if (s->readonly) {
@@ -684,8 +765,9 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
         tokp = token_hex;
     }
 
-    char *args_text = NULL;
-    if (args && !(args_text = record_args_text(args))) {
+    char *args_own = NULL;
+    const char *args_text = fast ? fast->args_text : NULL;
+    if (args && !(args_text = args_own = record_args_text(args))) {
         seterr(err, DC_ERR_NOMEM, "", "out of memory");
         return DC_ERR_NOMEM;
     }
@@ -693,7 +775,7 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     pthread_mutex_lock(&s->emu);
     if (is_broken(s)) {
         pthread_mutex_unlock(&s->emu);
-        free(args_text);
+        free(args_own);
         seterr(err, DC_ERR_NOMEM, "", "the log cannot be written; service degraded");
         return DC_ERR_NOMEM;
     }
@@ -717,7 +799,17 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     dc_changes ch;
     dc_changes_init(&ch);
     size_t accepted = 0;
-    dc_status st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
+    dc_status st;
+    if (fast) {
+        st = apply_positions_fast(s, party, fast, now, &ch, &accepted, fallback, err);
+        if (st != DC_OK && !*fallback) {
+            /* Part of a validated batch may be applied and cannot be
+             * logged: refuse writes rather than diverge from the log. */
+            mark_broken(s);
+        }
+    } else {
+        st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
+    }
     int64_t idx = adv_idx;
     if (st == DC_OK) {
         int64_t rec_idx = 0;
@@ -756,7 +848,7 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     dc_changes_free(&ch);
     set_applying(s, 0);
     pthread_mutex_unlock(&s->emu);
-    free(args_text);
+    free(args_own);
 
     if (idx > 0 && wait_durable(s, idx) != 0 && st == DC_OK) {
         svc_result_free(res);
@@ -766,6 +858,19 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     if (st != DC_OK)
         sodium_memzero(res->token, sizeof res->token);
     return st;
+}
+
+dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
+                    const json_t *args, svc_result *res, dc_error *err)
+{
+    return svc_write_impl(s, op, party, id, args, NULL, NULL, res, err);
+}
+
+dc_status svc_write_positions(svc *s, const char *party, const posbatch *b, int *fallback,
+                              svc_result *res, dc_error *err)
+{
+    *fallback = 0;
+    return svc_write_impl(s, "positions", party, NULL, NULL, b, fallback, res, err);
 }
 
 /* ---- reads ---- */
@@ -1086,6 +1191,7 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     s->parties = calloc(DC_MAX_PARTIES, sizeof *s->parties);
     s->e = dc_engine_new();
     s->geo_text = jtext_cache_new(SVC_GEO_CACHE_ENTRIES, SVC_GEO_CACHE_BYTES);
+    hmap_init(&s->units);
     if (!s->parties || !s->e || !s->geo_text) {
         snprintf(errbuf, n, "out of memory");
         svc_close(s);
@@ -1182,6 +1288,10 @@ void svc_close(svc *s)
     store_pending_free(left);
     store_close(s->st);
     jtext_cache_free(s->geo_text);
+    for (size_t i = 0; i < s->units.cap; i++)
+        if (s->units.keys && s->units.keys[i] && s->units.vals[i])
+            free(s->units.vals[i]);
+    hmap_free(&s->units);
     dc_engine_free(s->e);
     free(s->parties);
     pthread_mutex_destroy(&s->emu);
