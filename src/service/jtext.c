@@ -199,12 +199,20 @@ typedef struct {
     size_t flags;
     char *text;
     size_t len;
+    long long ref; /* packed reference number, 0 until given one */
+    unsigned long long used; /* for replacement: the cache's clock when last used */
 } centry;
+
+/* WAYS entries per set: a subtree can sit in any of its set's entries,
+ * and the least recently used one makes room, so that two busy subtrees
+ * hashing alike do not evict each other at every use. */
+#define WAYS 4
 
 struct jtext_cache {
     centry *slot;
-    size_t nslots; /* power of two */
+    size_t nslots; /* power of two, a multiple of WAYS */
     size_t bytes, max_bytes;
+    unsigned long long clock;
 };
 
 jtext_cache *jtext_cache_new(size_t max_entries, size_t max_bytes)
@@ -212,7 +220,7 @@ jtext_cache *jtext_cache_new(size_t max_entries, size_t max_bytes)
     jtext_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    size_t n = 16;
+    size_t n = 4 * WAYS;
     while (n < max_entries)
         n *= 2;
     c->slot = calloc(n, sizeof *c->slot);
@@ -245,23 +253,41 @@ void jtext_cache_free(jtext_cache *c)
     free(c);
 }
 
+/* cache_slot returns j's entry when cached, else the entry to replace in
+ * its set. */
 static centry *cache_slot(jtext_cache *c, const json_t *j)
 {
     uint64_t h = (uint64_t)(uintptr_t)j;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    return &c->slot[h & (c->nslots - 1)];
+    centry *set = &c->slot[(h & (c->nslots / WAYS - 1)) * WAYS], *victim = set;
+    c->clock++;
+    for (int i = 0; i < WAYS; i++) {
+        if (set[i].j == j) {
+            set[i].used = c->clock;
+            return &set[i];
+        }
+        if (!set[i].j || (victim->j && set[i].used < victim->used))
+            victim = &set[i];
+    }
+    return victim;
 }
 
 /* Subtrees worth caching: containers someone else also holds. A value
  * only this dump's caller holds is fresh and may be changed later. */
 #define CACHE_MIN_TEXT 64
 
-static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache, int depth);
+typedef struct {
+    jtext_new_ref_fn new_ref;
+    void *ctx;
+} packing;
+
+static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                    const packing *pk, int depth);
 
 static int dump_container(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
-                          int depth)
+                          const packing *pk, int depth)
 {
     if (depth > JTEXT_MAX_DEPTH)
         return -1;
@@ -271,7 +297,7 @@ static int dump_container(jtext_buf *b, const json_t *j, size_t flags, jtext_cac
         for (size_t i = 0; i < n; i++) {
             if (i)
                 jtext_add(b, ",", 1);
-            if (dump_rec(b, json_array_get(j, i), flags, cache, depth + 1))
+            if (dump_rec(b, json_array_get(j, i), flags, cache, pk, depth + 1))
                 return -1;
         }
         jtext_add(b, "]", 1);
@@ -319,7 +345,7 @@ static int dump_container(jtext_buf *b, const json_t *j, size_t flags, jtext_cac
             jtext_add(b, ",", 1);
         jtext_string(b, kv[i].k, kv[i].len, flags);
         jtext_add(b, ":", 1);
-        rc = dump_rec(b, kv[i].v, flags, cache, depth + 1);
+        rc = dump_rec(b, kv[i].v, flags, cache, pk, depth + 1);
     }
     if (kv != small)
         free(kv);
@@ -327,7 +353,27 @@ static int dump_container(jtext_buf *b, const json_t *j, size_t flags, jtext_cac
     return rc || b->oom ? -1 : 0;
 }
 
-static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache, int depth)
+static void add_ref(jtext_buf *b, long long ref)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%c%lld%c", JTEXT_REF_OPEN, ref, JTEXT_REF_CLOSE);
+    jtext_add(b, tmp, (size_t)n);
+}
+
+/* emit_cached writes a cache entry: its reference when packing (giving it
+ * one first if need be), else its text. */
+static void emit_cached(jtext_buf *b, centry *e, const packing *pk)
+{
+    if (pk && !e->ref)
+        e->ref = pk->new_ref(pk->ctx, e->text, e->len);
+    if (pk && e->ref > 0)
+        add_ref(b, e->ref);
+    else
+        jtext_add(b, e->text, e->len);
+}
+
+static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                    const packing *pk, int depth)
 {
     if (!j)
         return -1;
@@ -344,14 +390,16 @@ static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *ca
     case JSON_ARRAY:
     case JSON_OBJECT: {
         if (!cache || j->refcount < 2)
-            return dump_container(b, j, flags, cache, depth);
+            return dump_container(b, j, flags, cache, pk, depth);
         centry *e = cache_slot(cache, j);
         if (e->j == j && e->flags == flags) {
-            jtext_add(b, e->text, e->len);
+            emit_cached(b, e, pk);
             break;
         }
+        /* The subtree's full text (packing only applies at this level: a
+         * cached subtree inside it is copied in full). */
         size_t start = b->len;
-        if (dump_container(b, j, flags, cache, depth))
+        if (dump_container(b, j, flags, cache, NULL, depth))
             return -1;
         size_t len = b->len - start;
         if (len >= CACHE_MIN_TEXT && cache->bytes + len <= cache->max_bytes) {
@@ -363,7 +411,13 @@ static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *ca
                 e->flags = flags;
                 e->text = text;
                 e->len = len;
+                e->ref = 0;
+                e->used = cache->clock;
                 cache->bytes += len;
+                if (pk) {
+                    b->len = start;
+                    emit_cached(b, e, pk);
+                }
             }
         }
         break;
@@ -375,5 +429,41 @@ static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *ca
 
 int jtext_dump(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache)
 {
-    return dump_rec(b, j, flags, cache, 0);
+    return dump_rec(b, j, flags, cache, NULL, 0);
+}
+
+int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                      jtext_new_ref_fn new_ref, void *ctx)
+{
+    packing pk = {new_ref, ctx};
+    return dump_rec(b, j, flags, cache, &pk, 0);
+}
+
+int jtext_unpack(jtext_buf *b, const char *text, size_t len, jtext_lookup_fn lookup, void *ctx)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *open = memchr(text + i, JTEXT_REF_OPEN, len - i);
+        if (!open) {
+            jtext_add(b, text + i, len - i);
+            break;
+        }
+        jtext_add(b, text + i, (size_t)(open - (text + i)));
+        const char *p = open + 1, *end = text + len;
+        long long ref = 0;
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
+            ref = ref * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (!digits || p >= end || *p != JTEXT_REF_CLOSE)
+            return -1;
+        size_t n = 0;
+        const char *sub = lookup(ctx, ref, &n);
+        if (!sub)
+            return -1;
+        jtext_add(b, sub, n);
+        i = (size_t)(p + 1 - text);
+    }
+    return b->oom ? -1 : 0;
 }

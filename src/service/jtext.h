@@ -47,4 +47,23 @@ void jtext_cache_free(jtext_cache *c);
  * b. cache may be NULL. Returns 0, or -1 on out of memory (b->oom). */
 int jtext_dump(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache);
 
+/* Packed text: what the store keeps for an event body. Each cached
+ * subtree is written as JTEXT_REF_OPEN, its reference number in decimal,
+ * JTEXT_REF_CLOSE (control bytes never found raw in JSON text), instead of
+ * its text. A subtree gets its number the first time it is written so:
+ * jtext_dump_packed calls new_ref(ctx, text, len), which stores the text
+ * under a fresh number and returns it (or 0: then the text is written in
+ * full). jtext_unpack turns packed text back into the full text. */
+#define JTEXT_REF_OPEN '\x01'
+#define JTEXT_REF_CLOSE '\x02'
+typedef long long (*jtext_new_ref_fn)(void *ctx, const char *text, size_t len);
+int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                      jtext_new_ref_fn new_ref, void *ctx);
+
+/* jtext_unpack appends text with every reference replaced by the text
+ * lookup(ctx, ref) gives (NULL: an unknown reference, an error). Returns 0
+ * or -1 (unknown reference, or out of memory). */
+typedef const char *(*jtext_lookup_fn)(void *ctx, long long ref, size_t *len);
+int jtext_unpack(jtext_buf *b, const char *text, size_t len, jtext_lookup_fn lookup, void *ctx);
+
 #endif

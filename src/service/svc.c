@@ -44,6 +44,9 @@ struct svc {
     dc_time base, last_now;
     struct timespec mono_base;
 
+    /* last shared text number given to a packed event body (emu) */
+    int64_t last_text_id;
+
     /* chain tip (emu) */
     int64_t next_idx;
     char tip[STORE_HASH_HEX];
@@ -89,7 +92,7 @@ struct svc {
 static const double commit_buckets[8] = SVC_COMMIT_BUCKETS;
 
 /* The geometry text cache: entries and bytes (docs/limits.md). */
-#define SVC_GEO_CACHE_ENTRIES 16384
+#define SVC_GEO_CACHE_ENTRIES 65536
 #define SVC_GEO_CACHE_BYTES (64u * 1024 * 1024)
 /* How long a committer waits for a write inside the engine mutex to join
  * its transaction. */
@@ -404,11 +407,39 @@ static const char *change_name(dc_change_type t)
     return "changed";
 }
 
+/* new_text is jtext's new_ref for packed event bodies: the text goes to
+ * the texts table with the record that first refers to it. emu held. */
+typedef struct {
+    svc *s;
+    store_pending *p;
+} text_ctx;
+
+static long long new_text(void *ctx, const char *text, size_t len)
+{
+    text_ctx *tc = ctx;
+    store_text *t = malloc(sizeof *t);
+    char *copy = malloc(len + 1);
+    if (!t || !copy) {
+        free(t);
+        free(copy);
+        return 0; /* written in full instead */
+    }
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    t->id = ++tc->s->last_text_id;
+    t->text = copy;
+    t->len = len;
+    t->next = tc->p->texts;
+    tc->p->texts = t;
+    return t->id;
+}
+
 /* make_events turns the changes of record idx into per-party events,
  * assigning seqs. Returns 0 or -1 (out of memory). emu held. */
 static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
-                       const json_t *args, store_pending *p)
+                       const json_t *args, int packed, store_pending *p)
 {
+    text_ctx tc = {s, p};
     if (ch->n == 0)
         return 0;
     p->events = calloc(ch->n * 2, sizeof *p->events);
@@ -447,10 +478,14 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
                     json_object_set(ev, "reason", reason);
             }
             /* The same bytes as json_dumps with these flags; the other
-             * side's geometry text comes from the cache. */
+             * side's geometry text comes from the cache, and is stored
+             * once (packed) rather than in every event that shows it. */
             jtext_buf tb = {0};
-            jtext_dump(&tb, ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15),
-                       s->geo_text);
+            const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
+            if (packed)
+                jtext_dump_packed(&tb, ev, flags, s->geo_text, new_text, &tc);
+            else
+                jtext_dump(&tb, ev, flags, s->geo_text);
             char *body = jtext_take(&tb);
             json_decref(ev);
             if (!body)
@@ -650,7 +685,7 @@ static int log_record(svc *s, const char *op, const char *party, const char *id,
     store_pending *p = chain_record(s, content);
     if (!p)
         return -1;
-    if (make_events(s, ch, p->idx, now, args, p) != 0) {
+    if (make_events(s, ch, p->idx, now, args, 1, p) != 0) {
         store_pending_free(p);
         return -1;
     }
@@ -1129,7 +1164,7 @@ static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash
     } else {
         store_pending p;
         memset(&p, 0, sizeof p);
-        if (make_events(s, &ch, idx, t, args, &p) != 0) {
+        if (make_events(s, &ch, idx, t, args, 0, &p) != 0) {
             snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
             rcode = 1;
         }
@@ -1236,6 +1271,7 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
                   s->replay_bad_events, extra);
     }
     s->durable_idx = s->next_idx - 1;
+    s->last_text_id = store_text_max_id(s->st);
     for (size_t i = 0; i < s->nparties; i++)
         s->parties[i].durable_seq = s->parties[i].head_seq;
     /* The clock resumes from the later of --clock-start and the log. */

@@ -153,6 +153,77 @@ TEST(cache_serves_only_shared_subtrees)
     jtext_cache_free(c);
 }
 
+/* Packed text: shared subtrees by reference, and unpacking gives back
+ * exactly jansson's bytes. */
+static char *texts[4096];
+static size_t ntexts;
+
+static long long store_ref(void *ctx, const char *text, size_t len)
+{
+    (void)ctx;
+    if (ntexts >= 4096)
+        return 0;
+    texts[ntexts] = strndup(text, len);
+    return (long long)++ntexts;
+}
+
+static const char *find_ref(void *ctx, long long ref, size_t *len)
+{
+    (void)ctx;
+    if (ref < 1 || (size_t)ref > ntexts)
+        return NULL;
+    *len = strlen(texts[ref - 1]);
+    return texts[ref - 1];
+}
+
+TEST(packed_text_unpacks_to_the_same_bytes)
+{
+    jtext_cache *c = jtext_cache_new(64, 1 << 20);
+    json_t *shared[8];
+    for (int i = 0; i < 8; i++)
+        shared[i] = json_pack("{s:s,s:[f,f,f,f,f,f,f,f]}", "type", "Polygon", "coordinates",
+                              rnd_double(), rnd_double(), rnd_double(), rnd_double(),
+                              rnd_double(), rnd_double(), rnd_double(), rnd_double());
+    size_t packed_bytes = 0, full_bytes = 0;
+    for (int iter = 0; iter < 300; iter++) {
+        json_t *ev = json_object();
+        json_t *other = json_object();
+        json_object_set(other, "geometry", shared[rnd() % 8]);
+        json_t *vols = json_array();
+        json_array_append_new(vols, json_pack("{s:O,s:s}", "geometry", shared[rnd() % 8], "start",
+                                              "2017-02-09T05:00:00Z"));
+        json_object_set_new(other, "volumes", vols);
+        json_object_set_new(ev, "other", other);
+        json_object_set_new(ev, "x", rnd_tree(0));
+        size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
+        char *want = json_dumps(ev, flags);
+        jtext_buf b = {0};
+        EXPECT_EQ(jtext_dump_packed(&b, ev, flags, c, store_ref, NULL), 0);
+        jtext_buf u = {0};
+        EXPECT_EQ(jtext_unpack(&u, b.buf, b.len, find_ref, NULL), 0);
+        char *got = jtext_take(&u);
+        EXPECT_STREQ(got, want);
+        packed_bytes += b.len;
+        full_bytes += strlen(want);
+        free(got);
+        free(want);
+        jtext_free(&b);
+        json_decref(ev);
+    }
+    EXPECT(ntexts <= 8);
+    EXPECT(packed_bytes < full_bytes);
+    /* a dangling reference is an error, never silently dropped */
+    jtext_buf u = {0};
+    EXPECT_EQ(jtext_unpack(&u, "{\"a\":\x01" "999\x02}", 9, find_ref, NULL), -1);
+    EXPECT_EQ(jtext_unpack(&u, "{\"a\":\x01" "9", 6, find_ref, NULL), -1);
+    jtext_free(&u);
+    for (int i = 0; i < 8; i++)
+        json_decref(shared[i]);
+    jtext_cache_free(c);
+    for (size_t i = 0; i < ntexts; i++)
+        free(texts[i]);
+}
+
 TEST(strings_escape_like_jansson)
 {
     const char *s[] = {"plain", "\"\\", "\x01\x02\x1f", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
@@ -181,5 +252,6 @@ int main(void)
     RUN(numbers_at_the_edges);
     RUN(cache_serves_only_shared_subtrees);
     RUN(strings_escape_like_jansson);
+    RUN(packed_text_unpacks_to_the_same_bytes);
     TL_DONE();
 }
