@@ -7,6 +7,7 @@
 #include "jtext.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,10 +162,64 @@ static void add_int(jtext_buf *b, json_int_t v)
     jtext_add(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+/* short_decimal writes v when it is the double nearest a decimal of at
+ * most 15 significant digits and 9 decimals, with 1e-4 <= |v| < 1e9: then
+ * "%.15g" prints exactly that decimal (the double lies within half an ulp,
+ * v * 2^-53, of it, less than half a step, more than v * 5e-16, of the
+ * 15-digit grid, so rounding to 15 digits gives it back), and "%g"
+ * prints it in fixed notation without trailing zeros. Distances rounded to
+ * 0.1 m and coordinates sent with a few decimals are such values. Returns
+ * the length, or 0 (use snprintf). */
+static size_t short_decimal(char *out, double v, int precision)
+{
+    static const double pow10[10] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    if (precision != 15)
+        return 0;
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e9))
+        return 0;
+    for (int d = 0; d <= 9; d++) {
+        double scaled = a * pow10[d];
+        if (scaled >= 1e15)
+            return 0;
+        long long k = llround(scaled);
+        if ((double)k / pow10[d] != a)
+            continue;
+        /* k has at most 15 digits: a decimal of d places, none trailing 0 */
+        char digits[24];
+        int n = 0;
+        do {
+            digits[n++] = (char)('0' + k % 10);
+            k /= 10;
+        } while (k);
+        while (n <= d) /* a leading "0." and zeros */
+            digits[n++] = '0';
+        size_t o = 0;
+        if (v < 0)
+            out[o++] = '-';
+        for (int i = n - 1; i >= 0; i--) {
+            out[o++] = digits[i];
+            if (i == d && d > 0)
+                out[o++] = '.';
+        }
+        out[o] = 0;
+        return o;
+    }
+    return 0;
+}
+
 /* add_real: jansson's jsonp_dtostr (C locale: the service never calls
  * setlocale, so the decimal point is '.'). */
 static int add_real(jtext_buf *b, double v, int precision)
 {
+    char quick[40];
+    size_t qn = short_decimal(quick, v, precision);
+    if (qn) {
+        jtext_add(b, quick, qn);
+        if (!memchr(quick, '.', qn))
+            jtext_add(b, ".0", 2);
+        return 0;
+    }
     char buf[100];
     int ret = snprintf(buf, sizeof buf, "%.*g", precision ? precision : 17, v);
     if (ret < 0 || (size_t)ret >= sizeof buf - 3)

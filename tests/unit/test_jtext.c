@@ -115,6 +115,41 @@ TEST(numbers_at_the_edges)
     json_decref(a);
 }
 
+/* The quick path for decimals prints what "%.15g" prints, around every
+ * boundary it has (digits, decimals, 1e-4, 1e9, signs). */
+TEST(decimals_print_like_printf)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < 200000; i++) {
+        int d = (int)(rnd() % 12);
+        double scale = pow(10, d);
+        long long k = (long long)(rnd() % 2000000000000000ULL) >> (rnd() % 50);
+        double v = (double)k / scale * (rnd() % 2 ? 1 : -1);
+        if (rnd() % 4 == 0)
+            v = nextafter(v, rnd() % 2 ? INFINITY : -INFINITY);
+        if (rnd() % 50 == 0)
+            v = (rnd() % 2 ? 1e-4 : 1e9) * (rnd() % 2 ? 1 : -1);
+        json_array_append_new(a, json_real(v));
+        json_array_append_new(a, json_real(round(v * 10) / 10));
+    }
+    char *want = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    jtext_buf b = {0};
+    jtext_dump(&b, a, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);
+    char *got = jtext_take(&b);
+    ASSERT(want && got);
+    EXPECT(strcmp(got, want) == 0);
+    if (strcmp(got, want) != 0) {
+        size_t i = 0;
+        while (got[i] == want[i])
+            i++;
+        fprintf(stderr, "first difference at %zu: ...%.60s vs ...%.60s\n", i,
+                got + (i > 20 ? i - 20 : 0), want + (i > 20 ? i - 20 : 0));
+    }
+    free(want);
+    free(got);
+    json_decref(a);
+}
+
 /* Shared subtrees come from the cache, fresh ones never do, and a cached
  * entry is only used for the very pointer and flags it was made for. */
 TEST(cache_serves_only_shared_subtrees)
@@ -250,6 +285,7 @@ int main(void)
 {
     RUN(same_bytes_as_jansson);
     RUN(numbers_at_the_edges);
+    RUN(decimals_print_like_printf);
     RUN(cache_serves_only_shared_subtrees);
     RUN(strings_escape_like_jansson);
     RUN(packed_text_unpacks_to_the_same_bytes);
