@@ -23,7 +23,23 @@ struct store {
     pthread_mutex_t wmu, rmu;
     int lock_fd;
     int fix;
+
+    /* Checkpoints run in their own thread and connection, so that the
+     * commit path (and the answer to a write) never waits for a copy of
+     * the WAL into the database; a PASSIVE checkpoint does not block the
+     * writer. wal_hook wakes the thread. */
+    sqlite3 *cdb;
+    pthread_t ckpt_thread;
+    int ckpt_running, ckpt_stop, ckpt_wanted;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccond;
 };
+
+/* WAL pages that make a checkpoint worth doing (SQLite's default), and
+ * the WAL size at which the writer checkpoints itself because the thread
+ * is behind (a bound on the WAL file). */
+#define STORE_CKPT_PAGES 1000
+#define STORE_CKPT_BACKSTOP_PAGES 65536
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS log ("
@@ -54,6 +70,58 @@ static int open_db(const char *path, int readonly, sqlite3 **out, char *errbuf, 
     return 0;
 }
 
+static void *ckpt_main(void *arg)
+{
+    store *st = arg;
+    pthread_mutex_lock(&st->cmu);
+    while (!st->ckpt_stop) {
+        if (!st->ckpt_wanted) {
+            pthread_cond_wait(&st->ccond, &st->cmu);
+            continue;
+        }
+        st->ckpt_wanted = 0;
+        pthread_mutex_unlock(&st->cmu);
+        int log_pages = 0, done_pages = 0;
+        sqlite3_wal_checkpoint_v2(st->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages,
+                                  &done_pages);
+        pthread_mutex_lock(&st->cmu);
+    }
+    pthread_mutex_unlock(&st->cmu);
+    return NULL;
+}
+
+/* wal_hook runs in the committer after each commit (wmu held). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    store *st = arg;
+    if (pages >= STORE_CKPT_BACKSTOP_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= STORE_CKPT_PAGES) {
+        pthread_mutex_lock(&st->cmu);
+        st->ckpt_wanted = 1;
+        pthread_cond_signal(&st->ccond);
+        pthread_mutex_unlock(&st->cmu);
+    }
+    return SQLITE_OK;
+}
+
+/* ckpt_start moves checkpoints to their thread; without it (no thread,
+ * no connection) SQLite's own automatic checkpoint stays on. */
+static void ckpt_start(store *st, const char *path)
+{
+    char eb[64];
+    if (open_db(path, 0, &st->cdb, eb, sizeof eb) != 0)
+        return;
+    sqlite3_exec(st->cdb, "PRAGMA synchronous=FULL;", NULL, NULL, NULL);
+    if (pthread_create(&st->ckpt_thread, NULL, ckpt_main, st) != 0) {
+        sqlite3_close(st->cdb);
+        st->cdb = NULL;
+        return;
+    }
+    st->ckpt_running = 1;
+    sqlite3_wal_hook(st->wdb, wal_hook, st); /* replaces the automatic checkpoint */
+}
+
 int store_open(const char *dir, int readonly, int lock, store **out, char *errbuf, size_t n)
 {
     *out = NULL;
@@ -69,6 +137,8 @@ int store_open(const char *dir, int readonly, int lock, store **out, char *errbu
     st->lock_fd = -1;
     pthread_mutex_init(&st->wmu, NULL);
     pthread_mutex_init(&st->rmu, NULL);
+    pthread_mutex_init(&st->cmu, NULL);
+    pthread_cond_init(&st->ccond, NULL);
     char path[4096];
     if (lock) {
         snprintf(path, sizeof path, "%s/lock", dir);
@@ -100,6 +170,7 @@ int store_open(const char *dir, int readonly, int lock, store **out, char *errbu
             store_close(st);
             return -1;
         }
+        ckpt_start(st, path);
     } else {
         /* A readonly open of a database that lacks our tables is not a log. */
         sqlite3_stmt *q = NULL;
@@ -119,12 +190,23 @@ void store_close(store *st)
 {
     if (!st)
         return;
+    if (st->ckpt_running) {
+        pthread_mutex_lock(&st->cmu);
+        st->ckpt_stop = 1;
+        pthread_cond_signal(&st->ccond);
+        pthread_mutex_unlock(&st->cmu);
+        pthread_join(st->ckpt_thread, NULL);
+        sqlite3_wal_hook(st->wdb, NULL, NULL);
+    }
+    sqlite3_close(st->cdb);
     sqlite3_close(st->rdb);
     sqlite3_close(st->wdb);
     if (st->lock_fd >= 0)
         close(st->lock_fd);
     pthread_mutex_destroy(&st->wmu);
     pthread_mutex_destroy(&st->rmu);
+    pthread_mutex_destroy(&st->cmu);
+    pthread_cond_destroy(&st->ccond);
     free(st);
 }
 
