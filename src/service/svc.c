@@ -844,6 +844,8 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
         }
     } else {
         st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
+        if (st != DC_OK && accepted > 0)
+            mark_broken(s); /* a batch failed part-way (out of memory): as above */
     }
     int64_t idx = adv_idx;
     if (st == DC_OK) {
