@@ -12,8 +12,13 @@
  * Counts: the conflicts the responses report as opened are compared with
  * bench_engine's (DIR/expect_a.txt column 3, DIR/expect_b.txt).
  *
+ * --save-last DIR writes the last batch of A (DIR/body.json) and its
+ * party's token (DIR/token) for scripts/bench.sh's independent load check
+ * (ApacheBench), which measures the same service with a client that is not
+ * this one.
+ *
  * usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR
- *                      [--conns N] [--cap SECONDS] */
+ *                      [--conns N] [--cap SECONDS] [--save-last DIR] */
 #define _GNU_SOURCE /* memmem, strndup */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -328,7 +333,7 @@ int main(int argc, char **argv)
     g_port = atoi(argv[2]);
     int smoke = 0, nconns = 2;
     uint64_t seed = 20170209;
-    const char *exdir = ".";
+    const char *exdir = ".", *save_dir = NULL;
     double cap = 1e9;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0)
@@ -341,6 +346,8 @@ int main(int argc, char **argv)
             nconns = atoi(argv[++i]);
         else if (strcmp(argv[i], "--cap") == 0 && i + 1 < argc)
             cap = atof(argv[++i]);
+        else if (strcmp(argv[i], "--save-last") == 0 && i + 1 < argc)
+            save_dir = argv[++i];
     }
     const char *admin = getenv("DECONFLICT_ADMIN_TOKEN");
     if (!admin)
@@ -484,6 +491,20 @@ int main(int argc, char **argv)
            "\"http_counts_ok\":%s}\n",
            rate, reports, nconns, t_setup, sp50, sp99, ho, eo, http_b, ho, eo, http_b, eng_b,
            ok ? "true" : "false");
+    if (save_dir && nb > 0) {
+        char fp[4096];
+        snprintf(fp, sizeof fp, "%s/body.json", save_dir);
+        FILE *f = fopen(fp, "w");
+        if (!f || fwrite(body[nb - 1], 1, blen[nb - 1], f) != blen[nb - 1])
+            die("cannot write %s", fp);
+        fclose(f);
+        snprintf(fp, sizeof fp, "%s/token", save_dir);
+        f = fopen(fp, "w");
+        if (!f)
+            die("cannot write %s", fp);
+        fprintf(f, "%s\n", tok[bp[nb - 1]]);
+        fclose(f);
+    }
     for (long b = 0; b < nb; b++)
         free(body[b]);
     wl_submits_free(sub, sc.submits);

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # run: build the libFuzzer harnesses (clang, ASan+UBSan, the engine sources
-# compiled in directly) into build-fuzz/ and run each for SECONDS/2 seconds.
+# compiled in directly) into build-fuzz/ and run each for SECONDS/3 seconds.
 # Fails on any crash, leak, sanitizer report or timeout. Findings land in
 # build-fuzz/ as crash-*/leak-*/timeout-* files.
 # Usage: fuzz/run.sh [SECONDS]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${1:-30}
-EACH=$((SECONDS_TOTAL / 2))
+EACH=$((SECONDS_TOTAL / 3))
 [ "$EACH" -ge 1 ] || EACH=1
 OUT=build-fuzz
 mkdir -p "$OUT"
@@ -18,9 +18,13 @@ for t in fuzz_scenario fuzz_geojson; do
     # shellcheck disable=SC2086
     clang $CFLAGS -o "$OUT/$t" "fuzz/$t.c" src/engine/*.c $LIBS
 done
+# The position fast path's parser (service layer, needs only dctime).
+# shellcheck disable=SC2086
+clang $CFLAGS -Isrc/service -o "$OUT/fuzz_posbatch" fuzz/fuzz_posbatch.c src/service/posbatch.c \
+    src/engine/dctime.c $LIBS
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-for t in fuzz_scenario fuzz_geojson; do
+for t in fuzz_scenario fuzz_geojson fuzz_posbatch; do
     # A scratch corpus first (libFuzzer adds new inputs to the first
     # directory), the committed seeds second.
     mkdir -p "$OUT/corpus-$t"

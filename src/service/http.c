@@ -707,6 +707,9 @@ static json_t *with_conflicts(json_t *obj, json_t *conflicts)
     return out;
 }
 
+static enum MHD_Result finish_write(req *r, const char *op, const char *party, const char *id,
+                                    dc_status st, svc_result *resp, dc_error *errp);
+
 static enum MHD_Result do_write(req *r, const char *op, const char *party, const char *id,
                                 json_t *args)
 {
@@ -714,6 +717,16 @@ static enum MHD_Result do_write(req *r, const char *op, const char *party, const
     dc_error err = {0};
     dc_status st = svc_write(r->h->s, op, party, id, args, &res, &err);
     json_decref(args);
+    return finish_write(r, op, party, id, st, &res, &err);
+}
+
+/* finish_write answers a write with its result (or error), and releases
+ * both. */
+static enum MHD_Result finish_write(req *r, const char *op, const char *party, const char *id,
+                                    dc_status st, svc_result *resp, dc_error *errp)
+{
+    svc_result res = *resp;
+    dc_error err = *errp;
     if (st != DC_OK) {
         enum MHD_Result ret = respond_status(r, &err);
         dc_error_clear(&err);
@@ -896,6 +909,25 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         }
         return do_write(r, "unit.delete", party, id, NULL);
     case R_POSITIONS: {
+        /* The fast path: a batch of the usual shape is parsed, validated
+         * and turned into its log text here, outside the engine mutex.
+         * Anything else, and any batch it refuses, goes the general way
+         * below, which gives the exact error. */
+        posbatch pb;
+        int pr = posbatch_parse(r->body ? r->body : "", r->len, DC_MAX_BATCH, &pb);
+        if (pr == POSBATCH_NOMEM)
+            return respond_error(r, 503, "unavailable", "out of memory", "");
+        if (pr == POSBATCH_OK) {
+            int fallback = 0;
+            svc_result res;
+            st = svc_write_positions(h->s, party, &pb, &fallback, &res, &err);
+            posbatch_free(&pb);
+            if (!fallback)
+                return finish_write(r, "positions", party, NULL, st, &res, &err);
+            svc_result_free(&res);
+            dc_error_clear(&err);
+            st = DC_OK;
+        }
         json_t *body = parse_body(r, 1, &done, &failed);
         if (failed)
             return done;

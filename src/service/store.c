@@ -2,6 +2,8 @@
  * streams. See store.h for the record format. */
 #include "store.h"
 
+#include "jtext.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,14 +23,31 @@ struct store {
     pthread_mutex_t wmu, rmu;
     int lock_fd;
     int fix;
+
+    /* Checkpoints run in their own thread and connection, so that the
+     * commit path (and the answer to a write) never waits for a copy of
+     * the WAL into the database; a PASSIVE checkpoint does not block the
+     * writer. wal_hook wakes the thread. */
+    sqlite3 *cdb;
+    pthread_t ckpt_thread;
+    int ckpt_running, ckpt_stop, ckpt_wanted;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccond;
 };
+
+/* WAL pages that make a checkpoint worth doing (SQLite's default), and
+ * the WAL size at which the writer checkpoints itself because the thread
+ * is behind (a bound on the WAL file). */
+#define STORE_CKPT_PAGES 1000
+#define STORE_CKPT_BACKSTOP_PAGES 65536
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS log ("
     "  idx INTEGER PRIMARY KEY, prev TEXT NOT NULL, hash TEXT NOT NULL, content TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS events ("
     "  party TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,"
-    "  PRIMARY KEY (party, seq)) WITHOUT ROWID;";
+    "  PRIMARY KEY (party, seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL);";
 
 static void set_err(char *buf, size_t n, const char *what, sqlite3 *db)
 {
@@ -51,6 +70,58 @@ static int open_db(const char *path, int readonly, sqlite3 **out, char *errbuf, 
     return 0;
 }
 
+static void *ckpt_main(void *arg)
+{
+    store *st = arg;
+    pthread_mutex_lock(&st->cmu);
+    while (!st->ckpt_stop) {
+        if (!st->ckpt_wanted) {
+            pthread_cond_wait(&st->ccond, &st->cmu);
+            continue;
+        }
+        st->ckpt_wanted = 0;
+        pthread_mutex_unlock(&st->cmu);
+        int log_pages = 0, done_pages = 0;
+        sqlite3_wal_checkpoint_v2(st->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages,
+                                  &done_pages);
+        pthread_mutex_lock(&st->cmu);
+    }
+    pthread_mutex_unlock(&st->cmu);
+    return NULL;
+}
+
+/* wal_hook runs in the committer after each commit (wmu held). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    store *st = arg;
+    if (pages >= STORE_CKPT_BACKSTOP_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= STORE_CKPT_PAGES) {
+        pthread_mutex_lock(&st->cmu);
+        st->ckpt_wanted = 1;
+        pthread_cond_signal(&st->ccond);
+        pthread_mutex_unlock(&st->cmu);
+    }
+    return SQLITE_OK;
+}
+
+/* ckpt_start moves checkpoints to their thread; without it (no thread,
+ * no connection) SQLite's own automatic checkpoint stays on. */
+static void ckpt_start(store *st, const char *path)
+{
+    char eb[64];
+    if (open_db(path, 0, &st->cdb, eb, sizeof eb) != 0)
+        return;
+    sqlite3_exec(st->cdb, "PRAGMA synchronous=FULL;", NULL, NULL, NULL);
+    if (pthread_create(&st->ckpt_thread, NULL, ckpt_main, st) != 0) {
+        sqlite3_close(st->cdb);
+        st->cdb = NULL;
+        return;
+    }
+    st->ckpt_running = 1;
+    sqlite3_wal_hook(st->wdb, wal_hook, st); /* replaces the automatic checkpoint */
+}
+
 int store_open(const char *dir, int readonly, int lock, store **out, char *errbuf, size_t n)
 {
     *out = NULL;
@@ -66,6 +137,8 @@ int store_open(const char *dir, int readonly, int lock, store **out, char *errbu
     st->lock_fd = -1;
     pthread_mutex_init(&st->wmu, NULL);
     pthread_mutex_init(&st->rmu, NULL);
+    pthread_mutex_init(&st->cmu, NULL);
+    pthread_cond_init(&st->ccond, NULL);
     char path[4096];
     if (lock) {
         snprintf(path, sizeof path, "%s/lock", dir);
@@ -97,6 +170,7 @@ int store_open(const char *dir, int readonly, int lock, store **out, char *errbu
             store_close(st);
             return -1;
         }
+        ckpt_start(st, path);
     } else {
         /* A readonly open of a database that lacks our tables is not a log. */
         sqlite3_stmt *q = NULL;
@@ -116,12 +190,23 @@ void store_close(store *st)
 {
     if (!st)
         return;
+    if (st->ckpt_running) {
+        pthread_mutex_lock(&st->cmu);
+        st->ckpt_stop = 1;
+        pthread_cond_signal(&st->ccond);
+        pthread_mutex_unlock(&st->cmu);
+        pthread_join(st->ckpt_thread, NULL);
+        sqlite3_wal_hook(st->wdb, NULL, NULL);
+    }
+    sqlite3_close(st->cdb);
     sqlite3_close(st->rdb);
     sqlite3_close(st->wdb);
     if (st->lock_fd >= 0)
         close(st->lock_fd);
     pthread_mutex_destroy(&st->wmu);
     pthread_mutex_destroy(&st->rmu);
+    pthread_mutex_destroy(&st->cmu);
+    pthread_cond_destroy(&st->ccond);
     free(st);
 }
 
@@ -185,10 +270,70 @@ int64_t store_record_count(store *st)
     return count;
 }
 
+/* ---- packed event bodies ---- */
+
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int failed;
+} text_lookup;
+
+static const char *lookup_text(void *ctx, long long ref, size_t *len)
+{
+    text_lookup *tl = ctx;
+    if (!tl->q && sqlite3_prepare_v2(tl->db, "SELECT text FROM texts WHERE id = ?", -1, &tl->q,
+                                     NULL) != SQLITE_OK) {
+        tl->failed = 1;
+        return NULL;
+    }
+    sqlite3_reset(tl->q);
+    sqlite3_bind_int64(tl->q, 1, ref);
+    if (sqlite3_step(tl->q) != SQLITE_ROW)
+        return NULL;
+    const char *t = (const char *)sqlite3_column_text(tl->q, 0);
+    *len = (size_t)sqlite3_column_bytes(tl->q, 0);
+    return t ? t : "";
+}
+
+/* unpack gives body's full text: body itself when it is not packed, else
+ * the text in *buf. NULL when a reference cannot be resolved. */
+static const char *unpack(text_lookup *tl, const char *body, jtext_buf *buf, size_t *len)
+{
+    size_t n = strlen(body);
+    if (!memchr(body, JTEXT_REF_OPEN, n)) {
+        *len = n;
+        return body;
+    }
+    buf->len = 0;
+    if (jtext_unpack(buf, body, n, lookup_text, tl) != 0 || !buf->buf)
+        return NULL;
+    *len = buf->len;
+    return buf->buf;
+}
+
+int64_t store_text_max_id(store *st)
+{
+    pthread_mutex_lock(&st->rmu);
+    sqlite3_stmt *q = NULL;
+    int64_t id = 0;
+    if (sqlite3_prepare_v2(st->rdb, "SELECT coalesce(max(id), 0) FROM texts", -1, &q, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        id = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->rmu);
+    return id;
+}
+
 void store_pending_free(store_pending *p)
 {
     while (p) {
         store_pending *next = p->next;
+        for (store_text *t = p->texts, *tn; t; t = tn) {
+            tn = t->next;
+            free(t->text);
+            free(t);
+        }
         for (size_t i = 0; i < p->nevents; i++)
             free(p->events[i].body);
         free(p->events);
@@ -201,7 +346,7 @@ void store_pending_free(store_pending *p)
 int store_append(store *st, const store_pending *list, char *errbuf, size_t n)
 {
     pthread_mutex_lock(&st->wmu);
-    sqlite3_stmt *ql = NULL, *qe = NULL;
+    sqlite3_stmt *ql = NULL, *qe = NULL, *qt = NULL;
     int rc = -1;
     if (sqlite3_exec(st->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         set_err(errbuf, n, "begin", st->wdb);
@@ -211,7 +356,9 @@ int store_append(store *st, const store_pending *list, char *errbuf, size_t n)
     if (sqlite3_prepare_v2(st->wdb, "INSERT INTO log(idx, prev, hash, content) VALUES (?,?,?,?)",
                            -1, &ql, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb, "INSERT INTO events(party, seq, body) VALUES (?,?,?)", -1, &qe,
-                           NULL) != SQLITE_OK) {
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->wdb, "INSERT INTO texts(id, text) VALUES (?,?)", -1, &qt, NULL) !=
+            SQLITE_OK) {
         set_err(errbuf, n, "prepare", st->wdb);
         goto done;
     }
@@ -224,6 +371,15 @@ int store_append(store *st, const store_pending *list, char *errbuf, size_t n)
         if (sqlite3_step(ql) != SQLITE_DONE) {
             set_err(errbuf, n, "insert log record", st->wdb);
             goto done;
+        }
+        for (const store_text *t = p->texts; t; t = t->next) {
+            sqlite3_reset(qt);
+            sqlite3_bind_int64(qt, 1, t->id);
+            sqlite3_bind_text(qt, 2, t->text, (int)t->len, SQLITE_STATIC);
+            if (sqlite3_step(qt) != SQLITE_DONE) {
+                set_err(errbuf, n, "insert text", st->wdb);
+                goto done;
+            }
         }
         for (size_t i = 0; i < p->nevents; i++) {
             sqlite3_reset(qe);
@@ -244,6 +400,7 @@ int store_append(store *st, const store_pending *list, char *errbuf, size_t n)
 done:
     sqlite3_finalize(ql);
     sqlite3_finalize(qe);
+    sqlite3_finalize(qt);
     if (rc != 0)
         sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&st->wmu);
@@ -268,18 +425,27 @@ int store_events_after(store *st, const char *party, int64_t after, int limit, s
     sqlite3_bind_int(q, 3, limit);
     size_t bytes = 0;
     int s;
+    text_lookup tl = {st->rdb, NULL, 0};
+    jtext_buf full = {0};
     while ((s = sqlite3_step(q)) == SQLITE_ROW) {
         const char *body = (const char *)sqlite3_column_text(q, 1);
+        size_t len;
         if (!body)
             body = "{}";
+        if (!(body = unpack(&tl, body, &full, &len))) {
+            s = SQLITE_ERROR; /* a missing text: never deliver a wrong event */
+            break;
+        }
         fn(ctx, sqlite3_column_int64(q, 0), body);
         count++;
-        bytes += strlen(body);
+        bytes += len;
         if (bytes >= max_bytes)
             break;
     }
     if (s != SQLITE_ROW && s != SQLITE_DONE)
         count = count ? count : -1;
+    jtext_free(&full);
+    sqlite3_finalize(tl.q);
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->rmu);
     return count;
@@ -304,7 +470,14 @@ int store_events_check_one(store *st, const char *party, int64_t seq, const char
     sqlite3_bind_int64(q, 2, seq);
     if (sqlite3_step(q) == SQLITE_ROW) {
         const char *stored = (const char *)sqlite3_column_text(q, 0);
+        text_lookup tl = {st->wdb, NULL, 0};
+        jtext_buf full = {0};
+        size_t len;
+        if (stored)
+            stored = unpack(&tl, stored, &full, &len);
         differs = !(stored && strcmp(stored, body) == 0);
+        jtext_free(&full);
+        sqlite3_finalize(tl.q);
     }
     sqlite3_finalize(q);
     if (differs && st->fix) {

@@ -7,7 +7,10 @@
  * content is the canonical JSON of the input (sorted keys, compact).
  *
  * Events are state kept beside the log: the service rebuilds them from the
- * log at start, and `audit verify` checks them against a replay.
+ * log at start, and `audit verify` checks them against a replay. An event
+ * body may be stored packed (jtext.h): the text of a subtree many events
+ * share (an operation's geometry) is kept once in the texts table and
+ * referred to by number; every read gives the full text.
  *
  * Threading: a store has a write connection and a read connection, each
  * behind its own mutex, so one committer and many event readers may use
@@ -48,26 +51,38 @@ typedef struct store_event {
     char *body; /* owned (malloc) */
 } store_event;
 
+/* A shared text first referred to by a record's events. */
+typedef struct store_text {
+    int64_t id;
+    char *text; /* owned (malloc) */
+    size_t len;
+    struct store_text *next;
+} store_text;
+
 typedef struct store_pending {
     int64_t idx;
     char prev[STORE_HASH_HEX];
     char hash[STORE_HASH_HEX];
     char *content; /* owned (malloc) */
-    store_event *events;
+    store_event *events; /* bodies may be packed */
     size_t nevents;
+    store_text *texts; /* written before the events */
     struct store_pending *next;
 } store_pending;
 
 void store_pending_free(store_pending *p);
 
-/* store_append writes a list of records and their events in one
- * transaction (one fsync: group commit). Returns 0 or -1. */
+/* store_text_max_id returns the largest shared text number (0: none). */
+int64_t store_text_max_id(store *st);
+
+/* store_append writes a list of records, their shared texts and their
+ * events in one transaction (one fsync: group commit). Returns 0 or -1. */
 int store_append(store *st, const store_pending *list, char *errbuf, size_t n);
 
 /* store_events_after calls fn(ctx, seq, body) for party's events with
  * seq > after, in order, at most limit of them, stopping after the one
- * that brings the total body size over max_bytes. Returns the number
- * delivered, or -1 on error. */
+ * that brings the total body size over max_bytes. Bodies are full text.
+ * Returns the number delivered, or -1 on error. */
 typedef void (*store_event_fn)(void *ctx, int64_t seq, const char *body);
 int store_events_after(store *st, const char *party, int64_t after, int limit, size_t max_bytes,
                        store_event_fn fn, void *ctx);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "hmap.h"
+#include "jtext.h"
 #include "slog.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -42,6 +44,9 @@ struct svc {
     dc_time base, last_now;
     struct timespec mono_base;
 
+    /* last shared text number given to a packed event body (emu) */
+    int64_t last_text_id;
+
     /* chain tip (emu) */
     int64_t next_idx;
     char tip[STORE_HASH_HEX];
@@ -52,11 +57,23 @@ struct svc {
     store_pending *qhead, *qtail;
     int64_t durable_idx;
     int committing, broken;
+    int applying; /* a writer holds emu and will queue a record */
     uint64_t commits, commit_le[8];
     double commit_sum;
 
     void (*notify)(void *);
     void *notify_ctx;
+
+    /* text of engine geometries, shared by many event bodies (emu) */
+    jtext_cache *geo_text;
+
+    /* Every unit the engine holds, as "party/unit" (emu): the position
+     * fast path checks a whole batch against it before applying any of it
+     * (the engine has no cheaper existence test). Kept by apply() from
+     * unit.put and unit.delete, the only ways a unit comes or goes, live
+     * and in replay. A unit missing here only sends a batch down the
+     * general path; one here that the engine lacks cannot happen. */
+    hmap units;
 
     /* clock thread */
     pthread_t clock_thread;
@@ -73,6 +90,13 @@ struct svc {
 };
 
 static const double commit_buckets[8] = SVC_COMMIT_BUCKETS;
+
+/* The geometry text cache: entries and bytes (docs/limits.md). */
+#define SVC_GEO_CACHE_ENTRIES 65536
+#define SVC_GEO_CACHE_BYTES (64u * 1024 * 1024)
+/* How long a committer waits for a write inside the engine mutex to join
+ * its transaction. */
+#define SVC_GROUP_WAIT_US 3000
 
 /* ---- small helpers ---- */
 
@@ -212,6 +236,67 @@ static dc_status apply_party_add(svc *s, const json_t *args, const char *token_h
     return DC_OK;
 }
 
+/* ---- the unit registry (see struct svc) ---- */
+
+static int unit_key(char *buf, size_t n, const char *party, const char *unit)
+{
+    int len = snprintf(buf, n, "%s/%s", party, unit ? unit : "");
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+/* units_note records that party's unit now exists (on=1) or not (0). A
+ * failed insert (out of memory) only loses the fast path for it. */
+static void units_note(svc *s, const char *party, const char *unit, int on)
+{
+    char key[160];
+    if (unit_key(key, sizeof key, party, unit) != 0)
+        return;
+    if (on) {
+        if (hmap_get(&s->units, key))
+            return;
+        char *k = strdup(key);
+        if (k && hmap_put(&s->units, k, k) != 0)
+            free(k);
+    } else {
+        free(hmap_del(&s->units, key));
+    }
+}
+
+static int units_known(svc *s, const char *party, const char *unit)
+{
+    char key[160];
+    return unit_key(key, sizeof key, party, unit) == 0 && hmap_get(&s->units, key) != NULL;
+}
+
+/* apply_positions_fast applies a batch that posbatch_parse validated:
+ * first every report's unit and time (as dc_positions_report checks
+ * them), then each report. A failed check sets *fallback and applies
+ * nothing. emu held. */
+static dc_status apply_positions_fast(svc *s, const char *party, const posbatch *b, dc_time now,
+                                      dc_changes *ch, size_t *accepted, int *fallback,
+                                      dc_error *err)
+{
+    *accepted = 0;
+    if (!dc_party_exists(s->e, party)) {
+        *fallback = 1;
+        return DC_ERR_INVALID;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (!units_known(s, party, b->v[i].unit) || b->v[i].t > now + DC_FUTURE_SLACK_US) {
+            *fallback = 1;
+            return DC_ERR_INVALID;
+        }
+    for (size_t i = 0; i < b->n; i++) {
+        const posbatch_report *r = &b->v[i];
+        dc_status st = dc_position_report(s->e, party, r->unit, r->lon, r->lat, r->alt_m, r->ce_m,
+                                          r->t, now, ch, err);
+        if (st != DC_OK)
+            return st; /* out of memory: svc_write_impl marks the log broken */
+        (*accepted)++;
+    }
+    return DC_OK;
+}
+
 static dc_status apply(svc *s, const char *op, const char *party, const char *id,
                        const json_t *args, const char *token_hex, dc_time now, dc_changes *ch,
                        size_t *accepted, dc_error *err)
@@ -247,10 +332,18 @@ static dc_status apply(svc *s, const char *op, const char *party, const char *id
         return dc_site_put(e, party, id, args, 0, now, ch, err);
     if (strcmp(op, "site.delete") == 0)
         return dc_site_delete(e, party, id, now, ch, err);
-    if (strcmp(op, "unit.put") == 0)
-        return dc_unit_put(e, party, id, args, now, ch, err);
-    if (strcmp(op, "unit.delete") == 0)
-        return dc_unit_delete(e, party, id, now, ch, err);
+    if (strcmp(op, "unit.put") == 0) {
+        st = dc_unit_put(e, party, id, args, now, ch, err);
+        if (st == DC_OK)
+            units_note(s, party, id, 1);
+        return st;
+    }
+    if (strcmp(op, "unit.delete") == 0) {
+        st = dc_unit_delete(e, party, id, now, ch, err);
+        if (st == DC_OK)
+            units_note(s, party, id, 0);
+        return st;
+    }
     if (strcmp(op, "positions") == 0)
         return dc_positions_report(e, party, args, now, accepted, ch, err);
     if (strcmp(op, "operation.create") == 0)
@@ -314,11 +407,39 @@ static const char *change_name(dc_change_type t)
     return "changed";
 }
 
+/* new_text is jtext's new_ref for packed event bodies: the text goes to
+ * the texts table with the record that first refers to it. emu held. */
+typedef struct {
+    svc *s;
+    store_pending *p;
+} text_ctx;
+
+static long long new_text(void *ctx, const char *text, size_t len)
+{
+    text_ctx *tc = ctx;
+    store_text *t = malloc(sizeof *t);
+    char *copy = malloc(len + 1);
+    if (!t || !copy) {
+        free(t);
+        free(copy);
+        return 0; /* written in full instead */
+    }
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    t->id = ++tc->s->last_text_id;
+    t->text = copy;
+    t->len = len;
+    t->next = tc->p->texts;
+    tc->p->texts = t;
+    return t->id;
+}
+
 /* make_events turns the changes of record idx into per-party events,
  * assigning seqs. Returns 0 or -1 (out of memory). emu held. */
 static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
-                       const json_t *args, store_pending *p)
+                       const json_t *args, int packed, store_pending *p)
 {
+    text_ctx tc = {s, p};
     if (ch->n == 0)
         return 0;
     p->events = calloc(ch->n * 2, sizeof *p->events);
@@ -356,7 +477,16 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
                 if (json_is_string(reason))
                     json_object_set(ev, "reason", reason);
             }
-            char *body = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+            /* The same bytes as json_dumps with these flags; the other
+             * side's geometry text comes from the cache, and is stored
+             * once (packed) rather than in every event that shows it. */
+            jtext_buf tb = {0};
+            const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
+            if (packed)
+                jtext_dump_packed(&tb, ev, flags, s->geo_text, new_text, &tc);
+            else
+                jtext_dump(&tb, ev, flags, s->geo_text);
+            char *body = jtext_take(&tb);
             json_decref(ev);
             if (!body)
                 return -1;
@@ -370,29 +500,54 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
     return 0;
 }
 
-/* record_content builds the canonical JSON of a record's inputs. */
-static char *record_content(const char *op, const char *party, const char *id,
-                            const json_t *args, const char *token_hex, dc_time now)
+#define RECORD_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+
+/* record_args_text returns the canonical text of a record's args, or NULL
+ * when out of memory. It is most of a position batch's record, so
+ * svc_write builds it before taking the engine mutex. */
+static char *record_args_text(const json_t *args)
 {
-    json_t *r = json_object();
-    if (!r)
-        return NULL;
-    char tbuf[DC_TIME_BUFLEN];
-    json_object_set_new(r, "v", json_integer(1));
-    json_object_set_new(r, "t", json_integer(now));
-    json_object_set_new(r, "time", json_string(dc_time_format(now, tbuf)));
-    json_object_set_new(r, "op", json_string(op));
-    if (party)
-        json_object_set_new(r, "party", json_string(party));
-    if (id)
-        json_object_set_new(r, "id", json_string(id));
-    if (args)
-        json_object_set_new(r, "args", json_deep_copy(args));
-    if (token_hex)
-        json_object_set_new(r, "token_sha256", json_string(token_hex));
-    char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    json_decref(r);
-    return text;
+    jtext_buf b = {0};
+    jtext_dump(&b, args, RECORD_FLAGS, NULL);
+    return jtext_take(&b);
+}
+
+/* record_content builds the canonical JSON of a record's inputs: the bytes
+ * json_dumps(RECORD_FLAGS) gives for {"args", "id", "op", "party", "t",
+ * "time", "token_sha256", "v"} (sorted keys, so "args" comes first and its
+ * text, from record_args_text or NULL for none, is copied in). */
+static char *record_content(const char *op, const char *party, const char *id,
+                            const char *args_text, const char *token_hex, dc_time now)
+{
+    jtext_buf b = {0};
+    char tbuf[DC_TIME_BUFLEN], num[32];
+    jtext_add(&b, "{", 1);
+    if (args_text) {
+        jtext_adds(&b, "\"args\":");
+        jtext_adds(&b, args_text);
+        jtext_add(&b, ",", 1);
+    }
+    if (id) {
+        jtext_adds(&b, "\"id\":");
+        jtext_string(&b, id, strlen(id), RECORD_FLAGS);
+        jtext_add(&b, ",", 1);
+    }
+    jtext_adds(&b, "\"op\":");
+    jtext_string(&b, op, strlen(op), RECORD_FLAGS);
+    if (party) {
+        jtext_adds(&b, ",\"party\":");
+        jtext_string(&b, party, strlen(party), RECORD_FLAGS);
+    }
+    snprintf(num, sizeof num, ",\"t\":%" PRId64 ",\"time\":", (int64_t)now);
+    jtext_adds(&b, num);
+    dc_time_format(now, tbuf);
+    jtext_string(&b, tbuf, strlen(tbuf), RECORD_FLAGS);
+    if (token_hex) {
+        jtext_adds(&b, ",\"token_sha256\":");
+        jtext_string(&b, token_hex, strlen(token_hex), RECORD_FLAGS);
+    }
+    jtext_adds(&b, ",\"v\":1}");
+    return jtext_take(&b);
 }
 
 /* chain_record assigns the next index and chains content; emu held. */
@@ -436,6 +591,25 @@ static int wait_durable(svc *s, int64_t idx)
         if (s->committing) {
             pthread_cond_wait(&s->qcond, &s->qmu);
             continue;
+        }
+        /* Group commit: a writer inside the engine mutex now is about to
+         * queue its record. Let it join this fsync rather than wait a whole
+         * fsync for the next one (with a few clients, each with one request
+         * in flight, commits would otherwise carry one record each). The
+         * wait is bounded, so a long apply costs at most that much. */
+        if (s->applying) {
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_nsec += SVC_GROUP_WAIT_US * 1000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            while (s->applying && !s->committing && !s->broken &&
+                   pthread_cond_timedwait(&s->qcond, &s->qmu, &dl) == 0)
+                ;
+            if (s->committing || s->broken || s->durable_idx >= idx)
+                continue; /* someone else committed meanwhile */
         }
         store_pending *batch = s->qhead;
         s->qhead = s->qtail = NULL;
@@ -501,16 +675,17 @@ static int wait_durable(svc *s, int64_t idx)
  * gives its index and hash. Returns 0, or -1 when out of memory. emu
  * held. */
 static int log_record(svc *s, const char *op, const char *party, const char *id,
-                      const json_t *args, const char *token_hex, dc_time now,
-                      const dc_changes *ch, int64_t *idx, char hash[STORE_HASH_HEX])
+                      const json_t *args, const char *args_text, const char *token_hex,
+                      dc_time now, const dc_changes *ch, int64_t *idx,
+                      char hash[STORE_HASH_HEX])
 {
-    char *content = record_content(op, party, id, args, token_hex, now);
+    char *content = record_content(op, party, id, args_text, token_hex, now);
     if (!content)
         return -1;
     store_pending *p = chain_record(s, content);
     if (!p)
         return -1;
-    if (make_events(s, ch, p->idx, now, args, p) != 0) {
+    if (make_events(s, ch, p->idx, now, args, 1, p) != 0) {
         store_pending_free(p);
         return -1;
     }
@@ -522,6 +697,17 @@ static int log_record(svc *s, const char *op, const char *party, const char *id,
         memcpy(hash, p->hash, STORE_HASH_HEX);
     enqueue(s, p);
     return 0;
+}
+
+/* set_applying marks that this writer holds emu with a record to queue
+ * (1), or no longer (0), for the group commit wait. */
+static void set_applying(svc *s, int on)
+{
+    pthread_mutex_lock(&s->qmu);
+    s->applying = on;
+    if (!on)
+        pthread_cond_broadcast(&s->qcond);
+    pthread_mutex_unlock(&s->qmu);
 }
 
 static void mark_broken(svc *s)
@@ -548,7 +734,7 @@ static int64_t advance_locked(svc *s, dc_time now)
     dc_changes_init(&ch);
     int64_t idx = 0;
     if (dc_advance(s->e, now, &ch) == DC_OK && ch.n > 0) {
-        if (log_record(s, "advance", NULL, NULL, NULL, NULL, now, &ch, &idx, NULL) != 0) {
+        if (log_record(s, "advance", NULL, NULL, NULL, NULL, NULL, now, &ch, &idx, NULL) != 0) {
             idx = 0;
             mark_broken(s); /* state changed but cannot be logged */
         }
@@ -588,8 +774,11 @@ static const char *body_id(const json_t *args)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
-                    const json_t *args, svc_result *res, dc_error *err)
+/* svc_write_impl: svc_write, or with fast != NULL a "positions" write of
+ * a parsed batch (args NULL; see svc_write_positions). */
+static dc_status svc_write_impl(svc *s, const char *op, const char *party, const char *id,
+                                const json_t *args, const posbatch *fast, int *fallback,
+                                svc_result *res, dc_error *err)
 {
     memset(res, 0, sizeof *res);
     if (s->readonly) {
@@ -611,12 +800,21 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
         tokp = token_hex;
     }
 
+    char *args_own = NULL;
+    const char *args_text = fast ? fast->args_text : NULL;
+    if (args && !(args_text = args_own = record_args_text(args))) {
+        seterr(err, DC_ERR_NOMEM, "", "out of memory");
+        return DC_ERR_NOMEM;
+    }
+
     pthread_mutex_lock(&s->emu);
     if (is_broken(s)) {
         pthread_mutex_unlock(&s->emu);
+        free(args_own);
         seterr(err, DC_ERR_NOMEM, "", "the log cannot be written; service degraded");
         return DC_ERR_NOMEM;
     }
+    set_applying(s, 1);
     dc_time now = clock_now(s);
     int64_t adv_idx = advance_locked(s, now);
     /* A PUT that creates answers 201, like a POST (SPEC 4). */
@@ -636,11 +834,24 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     dc_changes ch;
     dc_changes_init(&ch);
     size_t accepted = 0;
-    dc_status st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
+    dc_status st;
+    if (fast) {
+        st = apply_positions_fast(s, party, fast, now, &ch, &accepted, fallback, err);
+        if (st != DC_OK && !*fallback) {
+            /* Part of a validated batch may be applied and cannot be
+             * logged: refuse writes rather than diverge from the log. */
+            mark_broken(s);
+        }
+    } else {
+        st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
+        if (st != DC_OK && accepted > 0)
+            mark_broken(s); /* a batch failed part-way (out of memory): as above */
+    }
     int64_t idx = adv_idx;
     if (st == DC_OK) {
         int64_t rec_idx = 0;
-        if (log_record(s, op, party, id, args, tokp, now, &ch, &rec_idx, res->hash) != 0) {
+        if (log_record(s, op, party, id, args, args_text, tokp, now, &ch, &rec_idx,
+                       res->hash) != 0) {
             mark_broken(s);
             st = DC_ERR_NOMEM;
             seterr(err, DC_ERR_NOMEM, "", "out of memory writing the log");
@@ -672,7 +883,9 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
         }
     }
     dc_changes_free(&ch);
+    set_applying(s, 0);
     pthread_mutex_unlock(&s->emu);
+    free(args_own);
 
     if (idx > 0 && wait_durable(s, idx) != 0 && st == DC_OK) {
         svc_result_free(res);
@@ -682,6 +895,19 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
     if (st != DC_OK)
         sodium_memzero(res->token, sizeof res->token);
     return st;
+}
+
+dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
+                    const json_t *args, svc_result *res, dc_error *err)
+{
+    return svc_write_impl(s, op, party, id, args, NULL, NULL, res, err);
+}
+
+dc_status svc_write_positions(svc *s, const char *party, const posbatch *b, int *fallback,
+                              svc_result *res, dc_error *err)
+{
+    *fallback = 0;
+    return svc_write_impl(s, "positions", party, NULL, NULL, b, fallback, res, err);
 }
 
 /* ---- reads ---- */
@@ -940,7 +1166,7 @@ static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash
     } else {
         store_pending p;
         memset(&p, 0, sizeof p);
-        if (make_events(s, &ch, idx, t, args, &p) != 0) {
+        if (make_events(s, &ch, idx, t, args, 0, &p) != 0) {
             snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
             rcode = 1;
         }
@@ -1001,7 +1227,9 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     memcpy(s->tip, ZERO_HASH, STORE_HASH_HEX);
     s->parties = calloc(DC_MAX_PARTIES, sizeof *s->parties);
     s->e = dc_engine_new();
-    if (!s->parties || !s->e) {
+    s->geo_text = jtext_cache_new(SVC_GEO_CACHE_ENTRIES, SVC_GEO_CACHE_BYTES);
+    hmap_init(&s->units);
+    if (!s->parties || !s->e || !s->geo_text) {
         snprintf(errbuf, n, "out of memory");
         svc_close(s);
         return -1;
@@ -1045,6 +1273,7 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
                   s->replay_bad_events, extra);
     }
     s->durable_idx = s->next_idx - 1;
+    s->last_text_id = store_text_max_id(s->st);
     for (size_t i = 0; i < s->nparties; i++)
         s->parties[i].durable_seq = s->parties[i].head_seq;
     /* The clock resumes from the later of --clock-start and the log. */
@@ -1096,6 +1325,11 @@ void svc_close(svc *s)
     }
     store_pending_free(left);
     store_close(s->st);
+    jtext_cache_free(s->geo_text);
+    for (size_t i = 0; i < s->units.cap; i++)
+        if (s->units.keys && s->units.keys[i] && s->units.vals[i])
+            free(s->units.vals[i]);
+    hmap_free(&s->units);
     dc_engine_free(s->e);
     free(s->parties);
     pthread_mutex_destroy(&s->emu);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "posbatch.h"
 #include "store.h"
 
 typedef struct svc svc;
@@ -83,6 +84,16 @@ void svc_result_free(svc_result *r);
  * covers a failed commit. */
 dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
                     const json_t *args, svc_result *res, dc_error *err);
+
+/* svc_write_positions is svc_write(s, "positions", party, NULL, body)
+ * for a batch posbatch_parse accepted (borrowed): the same checks,
+ * record and result, with the batch's own log text. When a check made
+ * under the engine mutex fails (a unit the party does not have, a time too
+ * far ahead), nothing is applied or logged and *fallback is set: the
+ * caller then takes the general path, which answers with the exact error
+ * (it may also succeed, if the unit appeared meanwhile). */
+dc_status svc_write_positions(svc *s, const char *party, const posbatch *b, int *fallback,
+                              svc_result *res, dc_error *err);
 
 /* svc_load_scenario loads a scenario into an empty log as ordinary
  * records, starting the clock at its "clock". *tokens gets

@@ -140,6 +140,53 @@ def test_units_and_positions(server, parties):
     assert server.req("GET", "/v1/units", token=A).json()["units"] == []
 
 
+def test_position_batches_all_or_nothing(server, parties):
+    """A batch is checked whole before any of it applies, whichever way the
+    service parses it; the 422 names the report; a deleted unit takes no
+    reports until it is registered again; odd but valid JSON is accepted."""
+    A = parties["A"]
+    for u in ("p1", "p2"):
+        assert server.req("PUT", "/v1/units/" + u, token=A,
+                          body={"callsign": u, "domain": "ground"}).status_code in (200, 201)
+    assert server.req("POST", "/v1/positions", token=A,
+                      body={"reports": [report("p1"), report("p2")]}).status_code == 200
+
+    def pos(u):
+        return [x for x in server.req("GET", "/v1/units", token=A).json()["units"]
+                if x["id"] == u][0]
+
+    before = pos("p1")
+    e = err(server.req("POST", "/v1/positions", token=A,
+                       body={"reports": [report("p1", lon=LON + 0.02), report("p2"),
+                                         report("ghost")]}), 422)
+    assert e["field"] == "reports[2].unit", e
+    e = err(server.req("POST", "/v1/positions", token=A,
+                       body={"reports": [report("p1", lon=LON + 0.02),
+                                         report("p2", time_="2030-01-01T00:05:00Z")]}), 422)
+    assert e["field"] == "reports[1].time", e
+    e = err(server.req("POST", "/v1/positions", token=A,
+                       body={"reports": [report("p1", lon=LON + 0.02), report("p2", lat=-91)]}),
+            422)
+    assert e["field"] == "reports[1].lat", e
+    assert pos("p1") == before
+    # deleted, then registered again
+    assert server.req("DELETE", "/v1/units/p2", token=A).status_code == 204
+    e = err(server.req("POST", "/v1/positions", token=A, body={"reports": [report("p2")]}), 422)
+    assert e["field"] == "reports[0].unit", e
+    assert server.req("PUT", "/v1/units/p2", token=A,
+                      body={"callsign": "p2", "domain": "ground"}).status_code in (200, 201)
+    assert server.req("POST", "/v1/positions", token=A,
+                      body={"reports": [report("p2")]}).status_code == 200
+    # exponents, escapes, whitespace and an owner field: valid, so accepted
+    raw = ('{ "reports" : [ {"unit":"p\\u0031","lon":%r,"lat":%re0,"ce_m":1E1,'
+           '"time":"2030-01-01T00:00:00Z","owner":"A"} ] }' % (LON + 0.01, LAT))
+    r = server.req("POST", "/v1/positions", token=A, raw=raw,
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    p1 = pos("p1")
+    assert p1 != before and p1["position"]["ce_m"] == 10, p1
+
+
 def setup_conflict(server, parties):
     """B has a unit inside A's strike; H has a hospital next to it."""
     A, B, H = parties["A"], parties["B"], parties["H"]

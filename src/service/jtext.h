@@ -1,0 +1,69 @@
+/* jtext: compact JSON text from jansson values, byte for byte what
+ * json_dumps(j, JSON_COMPACT | flags) gives (flags: JSON_SORT_KEYS,
+ * JSON_ENSURE_ASCII, JSON_REAL_PRECISION), but into a growing buffer the
+ * caller reuses, and with an optional cache of the text of shared,
+ * immutable subtrees.
+ *
+ * Why: event bodies embed the other side's geometry (an operation's
+ * polygons, twice), and formatting their coordinates was most of the cost
+ * of a position batch. Engine geometries are deep copies that are never
+ * changed once stored, and every view of them shares the same json_t
+ * (refcount > 1); the cache keeps a reference to each one it has text for,
+ * so the pointer cannot be freed and reused while its text is cached.
+ *
+ * Threading: a jtext_buf belongs to one thread; a jtext_cache must be used
+ * under the lock that serialises its users (svc: the engine mutex). */
+#ifndef DC_JTEXT_H
+#define DC_JTEXT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int oom;
+} jtext_buf;
+
+/* jtext_add appends n bytes; jtext_adds a NUL-terminated string. On out of
+ * memory they set b->oom and append nothing more. */
+void jtext_add(jtext_buf *b, const char *s, size_t n);
+void jtext_adds(jtext_buf *b, const char *s);
+/* jtext_string appends s (n bytes of UTF-8) as a JSON string literal. */
+void jtext_string(jtext_buf *b, const char *s, size_t n, size_t flags);
+/* jtext_take returns the text as a malloc'd NUL-terminated string (the
+ * buffer is left empty), or NULL on out of memory. */
+char *jtext_take(jtext_buf *b);
+void jtext_free(jtext_buf *b);
+
+typedef struct jtext_cache jtext_cache;
+
+/* jtext_cache_new returns a cache of at most max_entries subtrees and
+ * max_bytes of text (least recently added are dropped first), or NULL. */
+jtext_cache *jtext_cache_new(size_t max_entries, size_t max_bytes);
+void jtext_cache_free(jtext_cache *c);
+
+/* jtext_dump appends the text of j (an object or array, or any value) to
+ * b. cache may be NULL. Returns 0, or -1 on out of memory (b->oom). */
+int jtext_dump(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache);
+
+/* Packed text: what the store keeps for an event body. Each cached
+ * subtree is written as JTEXT_REF_OPEN, its reference number in decimal,
+ * JTEXT_REF_CLOSE (control bytes never found raw in JSON text), instead of
+ * its text. A subtree gets its number the first time it is written so:
+ * jtext_dump_packed calls new_ref(ctx, text, len), which stores the text
+ * under a fresh number and returns it (or 0: then the text is written in
+ * full). jtext_unpack turns packed text back into the full text. */
+#define JTEXT_REF_OPEN '\x01'
+#define JTEXT_REF_CLOSE '\x02'
+typedef long long (*jtext_new_ref_fn)(void *ctx, const char *text, size_t len);
+int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                      jtext_new_ref_fn new_ref, void *ctx);
+
+/* jtext_unpack appends text with every reference replaced by the text
+ * lookup(ctx, ref) gives (NULL: an unknown reference, an error). Returns 0
+ * or -1 (unknown reference, or out of memory). */
+typedef const char *(*jtext_lookup_fn)(void *ctx, long long ref, size_t *len);
+int jtext_unpack(jtext_buf *b, const char *text, size_t len, jtext_lookup_fn lookup, void *ctx);
+
+#endif

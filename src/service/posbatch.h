@@ -1,0 +1,49 @@
+/* posbatch: the fast path for POST /v1/positions. A strict, allocation-
+ * light parser for the common shape of a batch,
+ *
+ *     {"reports": [{"unit": "...", "lon": N, "lat": N, "alt_m": N|null,
+ *                   "ce_m": N, "time": "..."}, ...]}
+ *
+ * that validates every report exactly as the engine's dc_positions_report
+ * does (fields, types, ranges, RFC 3339 time) and builds the batch's
+ * canonical log text, all in the connection's thread, before the engine
+ * mutex is taken.
+ *
+ * It only ever accepts: anything it does not recognise (escapes in
+ * strings, exponents, an "owner" field, duplicate keys, an invalid value,
+ * an empty or oversized batch, malformed JSON...) is POSBATCH_FALLBACK,
+ * and the caller takes the general path (jansson, then the engine), which
+ * gives the same answer and the exact error it always gave.
+ *
+ * Numbers keep the text they arrived with in the log text; they are
+ * converted as jansson converts them (integers with strtoll, others with
+ * strtod), so a replay of the record reads the same values. */
+#ifndef DC_POSBATCH_H
+#define DC_POSBATCH_H
+
+#include <stddef.h>
+
+#include "dctime.h"
+
+typedef struct {
+    const char *unit; /* NUL-terminated, in the batch's own storage */
+    double lon, lat, alt_m, ce_m; /* alt_m NAN when absent or null */
+    dc_time t;
+} posbatch_report;
+
+typedef struct {
+    posbatch_report *v;
+    size_t n;
+    char *units;     /* storage for the unit ids */
+    char *args_text; /* canonical {"reports":[...]} for the log record */
+} posbatch;
+
+enum { POSBATCH_OK = 0, POSBATCH_FALLBACK = 1, POSBATCH_NOMEM = -1 };
+
+/* posbatch_parse parses body[0..len) into b (owned by the caller, freed
+ * with posbatch_free). Returns POSBATCH_OK, POSBATCH_FALLBACK (b is empty)
+ * or POSBATCH_NOMEM. max_reports bounds the batch (larger: fallback). */
+int posbatch_parse(const char *body, size_t len, size_t max_reports, posbatch *b);
+void posbatch_free(posbatch *b);
+
+#endif
