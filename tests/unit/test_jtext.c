@@ -289,5 +289,5 @@ int main(void)
     RUN(cache_serves_only_shared_subtrees);
     RUN(strings_escape_like_jansson);
     RUN(packed_text_unpacks_to_the_same_bytes);
-    TL_DONE();
+    return TL_DONE();
 }

@@ -210,5 +210,5 @@ int main(void)
     RUN(accepts_the_usual_shapes);
     RUN(falls_back_on_anything_unusual);
     RUN(mutations_never_widen_what_is_accepted);
-    TL_DONE();
+    return TL_DONE();
 }
