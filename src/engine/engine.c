@@ -197,6 +197,7 @@ static void site_free(site *s)
 
 static void unit_free(unit *u)
 {
+    u->h.id = u->h.key = NULL; /* both inside the unit's own allocation */
     obj_free_common(&u->h);
     free(u->nl);
     free(u->callsign);
@@ -698,6 +699,11 @@ static void site_unindex(dc_engine *e, site *s)
     s->indexed = 0;
 }
 
+static rtree_box unit_box(const unit *u)
+{
+    return rtree_box_around(u->box_c, u->box_r); /* deterministic: the box it was inserted with */
+}
+
 static void unit_index(dc_engine *e, unit *u)
 {
     if (!u->has_pos)
@@ -707,7 +713,8 @@ static void unit_index(dc_engine *e, unit *u)
                dz = u->pos.z - u->box_c[2];
         if (sqrt(dx * dx + dy * dy + dz * dz) + u->ce_m + 1e-3 <= u->box_r)
             return; /* still inside its slack box */
-        rtree_delete(e->unit_tree, &u->box, u);
+        rtree_box old = unit_box(u);
+        rtree_delete(e->unit_tree, &old, u);
         u->indexed = 0;
     }
     u->nl_valid = 0; /* a new box: the neighbour list covered the old one */
@@ -715,15 +722,16 @@ static void unit_index(dc_engine *e, unit *u)
     u->box_c[1] = u->pos.y;
     u->box_c[2] = u->pos.z;
     u->box_r = u->ce_m + UNIT_SLACK;
-    u->box = rtree_box_around(u->box_c, u->box_r);
-    if (rtree_insert(e->unit_tree, &u->box, u) == 0)
+    rtree_box box = unit_box(u);
+    if (rtree_insert(e->unit_tree, &box, u) == 0)
         u->indexed = 1;
 }
 
 static void unit_unindex(dc_engine *e, unit *u)
 {
+    rtree_box box = unit_box(u);
     if (u->indexed)
-        rtree_delete(e->unit_tree, &u->box, u);
+        rtree_delete(e->unit_tree, &box, u);
     u->indexed = 0;
     u->nl_valid = 0;
 }
@@ -1165,19 +1173,30 @@ dc_status dc_unit_put(dc_engine *e, const char *party_id, const char *id, const 
         u->domain = tmp.domain;
         return reconcile(e, &u->h, now, 0, ch);
     }
-    u = malloc(sizeof *u);
+    /* One allocation holds the unit and its "OWNER/ID" key, with h.id
+     * pointing after the slash: a report touches one block, and a unit
+     * costs no separate key and id strings. */
+    size_t np = strlen(p->id), ni = strlen(tmp.h.id);
+    u = malloc(sizeof *u + np + ni + 2);
     if (!u) {
         free(tmp.h.id);
         free(tmp.callsign);
         return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
     }
     *u = tmp;
+    memcpy(u->key, p->id, np);
+    u->key[np] = '/';
+    memcpy(u->key + np + 1, tmp.h.id, ni + 1);
+    free(tmp.h.id);
+    u->h.id = u->key + np + 1;
+    u->h.key = u->key;
+    u->h.type = OBJ_UNIT;
+    u->h.owner = p;
     u->alt_m = NAN;
-    if ((rc = register_obj(e, &u->h, OBJ_UNIT, p, err))) {
-        free(u->h.id);
+    if (hmap_put(&e->units, u->h.key, u)) {
         free(u->callsign);
         free(u);
-        return rc;
+        return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
     }
     return DC_OK;
 }
@@ -1804,8 +1823,9 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
             nunit++;
             double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1],
                    dz = u->pos.z - u->box_c[2];
+            rtree_box box = unit_box(u);
             if (sqrt(dx * dx + dy * dy + dz * dz) + u->ce_m > u->box_r + 1e-3 ||
-                !in_tree(e->unit_tree, &u->box, u)) {
+                !in_tree(e->unit_tree, &box, u)) {
                 snprintf(buf, len, "unit %s outside its index box", u->h.key);
                 return -1;
             }

@@ -64,19 +64,20 @@ typedef struct site {
 struct nlist; /* engine.c: a unit's neighbour list */
 
 typedef struct unit {
-    obj h;
+    obj h; /* h.key and h.id point into key[] below: one allocation per unit */
     char *callsign;
-    int domain;
-    int has_pos;
+    signed char domain;
+    unsigned char has_pos, indexed;
+    unsigned char nl_valid; /* nl covers the current index box */
     geo_pt pos;
     double alt_m; /* NAN when not reported */
     double ce_m;
     dc_time t;
-    int indexed;
-    rtree_box box; /* with slack: the unit moves within it without reindexing */
+    /* The index box is the ball (box_c, box_r) with slack: the unit moves
+     * within it without reindexing; unit_box() gives its R-tree box. */
     double box_c[3], box_r;
     struct nlist *nl; /* the volumes that can matter while it stays in box */
-    int nl_valid;
+    char key[];       /* "OWNER/ID" */
 } unit;
 
 struct op;
