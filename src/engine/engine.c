@@ -320,6 +320,11 @@ dc_status dc_party_add(dc_engine *e, const char *id, const char *name, int64_t s
     return DC_OK;
 }
 
+int dc_unit_exists(const dc_engine *e, const char *party_id, const char *unit_id)
+{
+    return engine_lookup(e, OBJ_UNIT, engine_party(e, party_id), unit_id) != NULL;
+}
+
 int dc_party_exists(const dc_engine *e, const char *id)
 {
     return engine_party(e, id) != NULL;

@@ -98,6 +98,8 @@ void dc_engine_free(dc_engine *e);
 dc_status dc_party_add(dc_engine *e, const char *id, const char *name, int64_t stale_after_s,
                        dc_error *err);
 int dc_party_exists(const dc_engine *e, const char *id);
+/* dc_unit_exists tells whether party_id has registered unit_id. */
+int dc_unit_exists(const dc_engine *e, const char *party_id, const char *unit_id);
 /* dc_parties_json returns [{"id", "name"}...]. */
 json_t *dc_parties_json(const dc_engine *e);
 /* dc_sharing_set lets `to` list `from`'s units and/or operations. */

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "hmap.h"
 #include "jtext.h"
 #include "slog.h"
 
@@ -67,13 +66,6 @@ struct svc {
     /* text of engine geometries, shared by many event bodies (emu) */
     jtext_cache *geo_text;
 
-    /* Every unit the engine holds, as "party/unit" (emu): the position
-     * fast path checks a whole batch against it before applying any of it
-     * (the engine has no cheaper existence test). Kept by apply() from
-     * unit.put and unit.delete, the only ways a unit comes or goes, live
-     * and in replay. A unit missing here only sends a batch down the
-     * general path; one here that the engine lacks cannot happen. */
-    hmap units;
 
     /* clock thread */
     pthread_t clock_thread;
@@ -236,38 +228,6 @@ static dc_status apply_party_add(svc *s, const json_t *args, const char *token_h
     return DC_OK;
 }
 
-/* ---- the unit registry (see struct svc) ---- */
-
-static int unit_key(char *buf, size_t n, const char *party, const char *unit)
-{
-    int len = snprintf(buf, n, "%s/%s", party, unit ? unit : "");
-    return len > 0 && (size_t)len < n ? 0 : -1;
-}
-
-/* units_note records that party's unit now exists (on=1) or not (0). A
- * failed insert (out of memory) only loses the fast path for it. */
-static void units_note(svc *s, const char *party, const char *unit, int on)
-{
-    char key[160];
-    if (unit_key(key, sizeof key, party, unit) != 0)
-        return;
-    if (on) {
-        if (hmap_get(&s->units, key))
-            return;
-        char *k = strdup(key);
-        if (k && hmap_put(&s->units, k, k) != 0)
-            free(k);
-    } else {
-        free(hmap_del(&s->units, key));
-    }
-}
-
-static int units_known(svc *s, const char *party, const char *unit)
-{
-    char key[160];
-    return unit_key(key, sizeof key, party, unit) == 0 && hmap_get(&s->units, key) != NULL;
-}
-
 /* apply_positions_fast applies a batch that posbatch_parse validated:
  * first every report's unit and time (as dc_positions_report checks
  * them), then each report. A failed check sets *fallback and applies
@@ -282,7 +242,7 @@ static dc_status apply_positions_fast(svc *s, const char *party, const posbatch 
         return DC_ERR_INVALID;
     }
     for (size_t i = 0; i < b->n; i++)
-        if (!units_known(s, party, b->v[i].unit) || b->v[i].t > now + DC_FUTURE_SLACK_US) {
+        if (!dc_unit_exists(s->e, party, b->v[i].unit) || b->v[i].t > now + DC_FUTURE_SLACK_US) {
             *fallback = 1;
             return DC_ERR_INVALID;
         }
@@ -332,18 +292,10 @@ static dc_status apply(svc *s, const char *op, const char *party, const char *id
         return dc_site_put(e, party, id, args, 0, now, ch, err);
     if (strcmp(op, "site.delete") == 0)
         return dc_site_delete(e, party, id, now, ch, err);
-    if (strcmp(op, "unit.put") == 0) {
-        st = dc_unit_put(e, party, id, args, now, ch, err);
-        if (st == DC_OK)
-            units_note(s, party, id, 1);
-        return st;
-    }
-    if (strcmp(op, "unit.delete") == 0) {
-        st = dc_unit_delete(e, party, id, now, ch, err);
-        if (st == DC_OK)
-            units_note(s, party, id, 0);
-        return st;
-    }
+    if (strcmp(op, "unit.put") == 0)
+        return dc_unit_put(e, party, id, args, now, ch, err);
+    if (strcmp(op, "unit.delete") == 0)
+        return dc_unit_delete(e, party, id, now, ch, err);
     if (strcmp(op, "positions") == 0)
         return dc_positions_report(e, party, args, now, accepted, ch, err);
     if (strcmp(op, "operation.create") == 0)
@@ -1228,7 +1180,6 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     s->parties = calloc(DC_MAX_PARTIES, sizeof *s->parties);
     s->e = dc_engine_new();
     s->geo_text = jtext_cache_new(SVC_GEO_CACHE_ENTRIES, SVC_GEO_CACHE_BYTES);
-    hmap_init(&s->units);
     if (!s->parties || !s->e || !s->geo_text) {
         snprintf(errbuf, n, "out of memory");
         svc_close(s);
@@ -1326,10 +1277,6 @@ void svc_close(svc *s)
     store_pending_free(left);
     store_close(s->st);
     jtext_cache_free(s->geo_text);
-    for (size_t i = 0; i < s->units.cap; i++)
-        if (s->units.keys && s->units.keys[i] && s->units.vals[i])
-            free(s->units.vals[i]);
-    hmap_free(&s->units);
     dc_engine_free(s->e);
     free(s->parties);
     pthread_mutex_destroy(&s->emu);
