@@ -875,10 +875,30 @@ static int on_volume(void *item, void *ud)
  * - Bounds. At build time each volume's separation d0 from the unit's
  *   position ref is computed exactly (within 1 mm). Later, at pos, the
  *   separation of the unit's disc is at least d0 - geodesic(ref, pos) -
- *   ce, and geodesic(ref, pos) <= chord * (1 + 1e-6) + 1 mm for the chords
- *   of a few km that occur inside one box. A volume is skipped only when
- *   that lower bound exceeds its threshold + MARGIN + NL_TOL. */
+ *   ce, and geodesic(ref, pos) <= geo_len_bound(chord): no geodesic of
+ *   WGS84 bends more sharply than a circle of radius b^2/a, so by Schur's
+ *   comparison theorem it is no longer than that circle's arc over the same
+ *   chord. (A plain "chord * (1 + 1e-6)" is not enough: a report with a
+ *   large ce gives a large box, inside which a later accurate report can be
+ *   hundreds of km away from ref.) A volume is skipped only when that lower
+ *   bound exceeds its threshold + MARGIN + NL_TOL. */
 #define NL_TOL 0.01
+
+/* An upper bound on the geodesic distance between two surface points
+ * whose chord is c (see above); infinite when c is too long for it. */
+static double geo_len_bound(double c)
+{
+    const double rmin = 6335439.0; /* b^2 / a, rounded down */
+    double s = c / (2 * rmin);
+    return s < 1 ? 2 * rmin * asin(s) + 1e-3 : INFINITY;
+}
+
+/* How far the unit's disc may reach beyond ref: geodesic(ref, pos) + ce. */
+static double nl_moved(const unit *u, const double ref[3])
+{
+    double dx = u->pos.x - ref[0], dy = u->pos.y - ref[1], dz = u->pos.z - ref[2];
+    return geo_len_bound(sqrt(dx * dx + dy * dy + dz * dz)) + u->ce_m;
+}
 
 typedef struct {
     volume *v;
@@ -941,8 +961,10 @@ static int nl_build(dc_engine *e, unit *u)
     u->nl->ref[0] = u->pos.x;
     u->nl->ref[1] = u->pos.y;
     u->nl->ref[2] = u->pos.z;
+    /* Inside the box, chord(ref, pos) + ce <= |ref - box_c| + box_r, and
+     * geo_len_bound(x) + y <= geo_len_bound(x + y) (its slope is >= 1). */
     double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1], dz = u->pos.z - u->box_c[2];
-    nl_build_t b = {u, sqrt(dx * dx + dy * dy + dz * dz) + u->box_r + 1.0, 0};
+    nl_build_t b = {u, geo_len_bound(sqrt(dx * dx + dy * dy + dz * dz) + u->box_r) + 1.0, 0};
     rtree_box box = rtree_box_around(u->box_c, u->box_r + MARGIN);
     rtree_search(e->vol_tree, &box, on_volume_nl, &b);
     if (b.oom)
@@ -965,8 +987,7 @@ static void nl_gather(dc_engine *e, unit *u, cands *cs)
     const struct nlist *nl = u->nl;
     if (!nl)
         return;
-    double dx = u->pos.x - nl->ref[0], dy = u->pos.y - nl->ref[1], dz = u->pos.z - nl->ref[2];
-    double moved = sqrt(dx * dx + dy * dy + dz * dz) * (1 + 1e-6) + 1e-3 + u->ce_m;
+    double moved = nl_moved(u, nl->ref);
     for (int i = 0; i < nl->n; i++)
         if (nl->e[i].slack <= moved) {
             nl->e[i].v->mark = e->gen;
@@ -1783,8 +1804,7 @@ static int on_volume_nl_check(void *item, void *ud)
         return 0;
     const struct nlist *nl = u->nl;
     if (nl) {
-        double dx = u->pos.x - nl->ref[0], dy = u->pos.y - nl->ref[1], dz = u->pos.z - nl->ref[2];
-        double moved = sqrt(dx * dx + dy * dy + dz * dz) * (1 + 1e-6) + 1e-3 + u->ce_m;
+        double moved = nl_moved(u, nl->ref);
         for (int i = 0; i < nl->n; i++)
             if (nl->e[i].v == v && nl->e[i].slack <= moved)
                 return 0;

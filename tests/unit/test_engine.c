@@ -1195,6 +1195,38 @@ TEST(moves_deletes_and_check)
 }
 
 /* The same calls in two engines give the same conflict ids. */
+/* A report with a huge error circle gives the unit a huge index box; an
+ * accurate report hundreds of km away can stay inside it, so the unit's
+ * neighbour list must bound the geodesic by more than the chord (which is
+ * 750 m short at 900 km). Found by review: the conflict used to resolve. */
+TEST(neighbour_list_in_a_huge_box)
+{
+    dc_engine *e = engine3();
+    ASSERT_EQ(add_unit(e, "B", "u1", "ground"), DC_OK);
+    json_t *vol = disc_vol(900e3, 10, T0, T0 + 4 * HOUR, NAN, NAN);
+    ASSERT_EQ(put_op(e, "A", op_body("op1", "strike", 50, 50, vol, NULL), T0, NULL), DC_OK);
+    ASSERT_EQ(report(e, "B", "u1", 0, 1e6, NAN, T0, T0, NULL), DC_OK);
+    EXPECT_EQ(n_open(e, "B"), 1);
+    CHECK(e, T0);
+    /* 50 m from the disc's edge, accurately: critical */
+    dc_time t = T0 + DC_USEC;
+    ASSERT_EQ(report(e, "B", "u1", 900e3 - 60, 0, NAN, t, t, NULL), DC_OK);
+    EXPECT_EQ(n_open(e, "B"), 1);
+    json_t *v = find_view(e, "B", "u1", "op1", "open");
+    EXPECT(v && strcmp(sev(v), "critical") == 0);
+    json_decref(v);
+    CHECK(e, t);
+    /* 150 m out: clear; back to 50 m: open again, all within one box */
+    t += DC_USEC;
+    ASSERT_EQ(report(e, "B", "u1", 900e3 - 160, 0, NAN, t, t, NULL), DC_OK);
+    EXPECT_EQ(n_open(e, "B"), 0);
+    t += DC_USEC;
+    ASSERT_EQ(report(e, "B", "u1", 900e3 - 60, 0, NAN, t, t, NULL), DC_OK);
+    EXPECT_EQ(n_open(e, "B"), 1);
+    CHECK(e, t);
+    dc_engine_free(e);
+}
+
 static json_t *script(void)
 {
     dc_engine *e = engine3();
@@ -1244,6 +1276,7 @@ int main(void)
     geod_init(&G, 6378137.0, 1 / 298.257223563);
     dc_time_parse("2017-02-09T04:00:00Z", &T0);
     RUN(parties);
+    RUN(neighbour_list_in_a_huge_box);
     RUN(listings_and_need_to_know);
     RUN(interlock_and_acks);
     RUN(operation_states);
