@@ -12,10 +12,11 @@
  * Counts: the conflicts the responses report as opened are compared with
  * bench_engine's (DIR/expect_a.txt column 3, DIR/expect_b.txt).
  *
- * --save-last DIR writes the last batch of A (DIR/body.json) and its
- * party's token (DIR/token) for scripts/bench.sh's independent load check
- * (ApacheBench), which measures the same service with a client that is not
- * this one.
+ * --save-last DIR writes every batch of A with its party's token
+ * (DIR/batches.tsv: "TOKEN<tab>BODY" per line), and the last batch
+ * (DIR/body.json, DIR/token), for scripts/bench.sh's independent load
+ * check (scripts/http_check.py), which measures the same service with a
+ * client that is not this one.
  *
  * usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR
  *                      [--conns N] [--cap SECONDS] [--save-last DIR] */
@@ -503,6 +504,16 @@ int main(int argc, char **argv)
         if (!f)
             die("cannot write %s", fp);
         fprintf(f, "%s\n", tok[bp[nb - 1]]);
+        fclose(f);
+        /* every batch, for the independent check: "TOKEN\tBODY" per line */
+        snprintf(fp, sizeof fp, "%s/batches.tsv", save_dir);
+        f = fopen(fp, "w");
+        if (!f)
+            die("cannot write %s", fp);
+        for (long b = 0; b < nb; b++)
+            if (fprintf(f, "%s\t", tok[bp[b]]) < 0 || fwrite(body[b], 1, blen[b], f) != blen[b] ||
+                fputc('\n', f) == EOF)
+                die("cannot write %s", fp);
         fclose(f);
     }
     for (long b = 0; b < nb; b++)

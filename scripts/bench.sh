@@ -96,69 +96,16 @@ kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""
 
 # independent_check PORT DIR HTTP_JSON: issue 4's second acceptance point,
 # "an independent load check of the service agrees with the reported HTTP
-# figure". ApacheBench (not our load client) posts batches of 1,000 reports
-# over two keep-alive connections to the service dc_loadclient just loaded,
-# and its reports/s is printed as JSON with the ratio to dc_loadclient's.
-# The batch is dc_loadclient's last one (DIR/body.json, DIR/token), at the
-# service's current time: one connection posts it as it is, the other with
-# every unit 20 m further north, so every report moves its unit (the
-# workload's steps are 5-40 m) and is checked as in A. ab counts answers
-# whose length differs from the first as "failed (Length)": the conflicts
-# listed differ from batch to batch, so only non-2xx answers and exceptions
-# fail the check.
+# figure": scripts/http_check.py (Python's http.client, no code shared with
+# dc_loadclient) posts the whole stream of phase A again, every unit moved
+# 20 m on, over two keep-alive connections, and prints its reports/s as JSON
+# with the ratio to dc_loadclient's.
 independent_check() {
-  local port=$1 dir=$2 loadjson=$3 n=${BENCH_AB_REQUESTS:-$([ "$SMOKE" = 1 ] && echo 10 || echo 250)}
-  local clock
+  local port=$1 dir=$2 loadjson=$3 clock
   clock=$(curl -sf "http://127.0.0.1:$port/healthz" | $PY -c 'import json,sys; print(json.load(sys.stdin)["clock"])') \
     || { say "independent check: no service clock"; return 1; }
-  $PY - "$dir" "$clock" <<'PYEOF' || return 1
-import json, sys
-d, clock = sys.argv[1], sys.argv[2]
-reports = json.load(open(d + "/body.json"))["reports"]
-for name, dlat in (("a", 0.0), ("b", 20.0 / 110574.0)):
-    out = []
-    for r in reports:
-        r = dict(r, time=clock)
-        r["lat"] = min(90.0, r["lat"] + dlat)
-        out.append(r)
-    with open("%s/%s.json" % (d, name), "w") as f:
-        json.dump({"reports": out}, f, separators=(",", ":"))
-PYEOF
-  local tok url=http://127.0.0.1:$port/v1/positions
-  tok=$(cat "$dir/token")
-  say "independent check: ApacheBench, 2 connections x $n batches"
-  for k in a b; do
-    ab -q -k -c 1 -n "$n" -s 120 -p "$dir/$k.json" -T application/json \
-      -H "Authorization: Bearer $tok" "$url" >"$dir/ab_$k.txt" 2>&1 &
-    eval "ab_$k=\$!"
-  done
-  local rc=0
-  wait "$ab_a" || rc=1
-  wait "$ab_b" || rc=1
-  [ $rc = 0 ] || { cat "$dir"/ab_*.txt >&2; return 1; }
-  $PY - "$dir" "$loadjson" "$(wc -c <"$dir/a.json")" <<'PYEOF'
-import json, re, sys
-d, loadjson = sys.argv[1], sys.argv[2]
-reports_per = len(json.load(open(d + "/a.json"))["reports"])
-done, secs, version = 0, 0.0, ""
-for k in "ab":
-    t = open("%s/ab_%s.txt" % (d, k)).read()
-    m = lambda pat: re.search(pat, t)
-    if m(r"Non-2xx responses:\s+(\d+)") or int((m(r"Exceptions: (\d+)") or [0, 0])[1]):
-        sys.exit("independent check: ab saw errors:\n" + t)
-    done += int(m(r"Complete requests:\s+(\d+)").group(1))
-    secs = max(secs, float(m(r"Time taken for tests:\s+([\d.]+)").group(1)))
-    version = (m(r"This is ApacheBench, Version (\S+)") or [None, "?"])[1]
-rate = done * reports_per / secs
-lc = json.loads(open(loadjson).read() or "{}").get("ingest_http_per_s")
-print(json.dumps({
-    "ingest_http_independent_per_s": round(rate),
-    "ingest_http_independent_reports": done * reports_per,
-    "ingest_http_independent_client": "ApacheBench " + version + ", 2 keep-alive connections",
-    "ingest_http_independent_ratio": round(rate / lc, 3) if lc else None}))
-print("[bench] independent check: %d reports in %.1f s: %.0f reports/s (dc_loadclient %s)"
-      % (done * reports_per, secs, rate, lc), file=sys.stderr)
-PYEOF
+  say "independent check: scripts/http_check.py, 2 connections"
+  $PY scripts/http_check.py "$port" "$dir" "$loadjson" "$clock"
 }
 
 # ---- deconflict over HTTP ----

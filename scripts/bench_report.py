@@ -24,7 +24,7 @@ def load(name):
 
 
 eng, pg, rd, http = load("engine.json"), load("pg.json"), load("redis.json"), load("http.json")
-http_ab = load("http_ab.json")  # the independent load check (ApacheBench)
+http_ab = load("http_ab.json")  # the independent load check (scripts/http_check.py)
 
 
 def machine():
