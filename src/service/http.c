@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jtext.h"
 #include "slog.h"
 
 /* ---- routes ---- */
@@ -462,41 +463,19 @@ static int parse_int(const char *v, int64_t *out)
 
 /* ---- events ---- */
 
+/* An event list being written: the text and how many events it holds. */
 typedef struct {
-    char *buf;
-    size_t len, cap;
+    jtext_buf b;
     int count;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->oom = 1;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = 0;
-}
+} ev_list;
 
 static void ev_json_cb(void *ctx, int64_t seq, const char *body)
 {
     (void)seq;
-    sbuf *b = ctx;
-    if (b->count++)
-        sb_add(b, ",", 1);
-    sb_add(b, body, strlen(body));
+    ev_list *l = ctx;
+    if (l->count++)
+        jtext_add(&l->b, ",", 1);
+    jtext_adds(&l->b, body);
 }
 
 static enum MHD_Result handle_events(req *r, const char *party)
@@ -534,16 +513,16 @@ static enum MHD_Result handle_events(req *r, const char *party)
         return MHD_YES;
     }
     pthread_mutex_unlock(&h->wmu);
-    sbuf b = {0};
-    sb_add(&b, "{\"events\":[", 11);
+    ev_list l = {{0}, 0};
+    jtext_add(&l.b, "{\"events\":[", 11);
     int n = svc_events_read(h->s, party, r->lp_after, r->lp_limit, HTTP_EVENTS_MAX_BYTES,
-                            ev_json_cb, &b);
-    sb_add(&b, "]}", 2);
-    if (n < 0 || b.oom) {
-        free(b.buf);
+                            ev_json_cb, &l);
+    jtext_add(&l.b, "]}", 2);
+    if (n < 0 || l.b.oom) {
+        free(l.b.buf);
         return respond_error(r, 503, "unavailable", "cannot read events", "");
     }
-    return respond_text(r, 200, "application/json", b.buf, b.len, NULL);
+    return respond_text(r, 200, "application/json", l.b.buf, l.b.len, NULL);
 }
 
 typedef struct {
@@ -551,7 +530,7 @@ typedef struct {
     struct MHD_Connection *conn;
     char party[40];
     int64_t last;
-    sbuf out;
+    jtext_buf out;
     size_t off;
     int64_t last_write_us;
     waiter w;
@@ -562,9 +541,9 @@ static void sse_ev_cb(void *ctx, int64_t seq, const char *body)
     sse *s = ctx;
     char head[48];
     int n = snprintf(head, sizeof head, "id: %" PRId64 "\ndata: ", seq);
-    sb_add(&s->out, head, (size_t)n);
-    sb_add(&s->out, body, strlen(body));
-    sb_add(&s->out, "\n\n", 2);
+    jtext_add(&s->out, head, (size_t)n);
+    jtext_add(&s->out, body, strlen(body));
+    jtext_add(&s->out, "\n\n", 2);
     s->last = seq;
 }
 
@@ -607,7 +586,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         int64_t now = mono_now_us();
         int64_t due = s->last_write_us + (int64_t)h->heartbeat_s * 1000000;
         if (now >= due) {
-            sb_add(&s->out, ": heartbeat\n\n", 13);
+            jtext_add(&s->out, ": heartbeat\n\n", 13);
             continue;
         }
         pthread_mutex_lock(&h->wmu);
@@ -659,7 +638,7 @@ static enum MHD_Result handle_stream(req *r, const char *party)
     s->last_write_us = mono_now_us();
     snprintf(s->party, sizeof s->party, "%s", party);
     /* Open with a comment so clients see the stream start at once. */
-    sb_add(&s->out, ": stream\nretry: 1000\n\n", 22);
+    jtext_add(&s->out, ": stream\nretry: 1000\n\n", 22);
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, sse_read, s, sse_free);
     if (!resp) {
@@ -1116,12 +1095,12 @@ static enum MHD_Result handle_metrics(req *r)
     http_server *h = r->h;
     svc_stats st;
     svc_get_stats(h->s, &st);
-    sbuf b = {0};
+    jtext_buf b = {0};
     char line[512];
 #define EMIT(...)                                                                                 \
     do {                                                                                          \
         int n_ = snprintf(line, sizeof line, __VA_ARGS__);                                        \
-        sb_add(&b, line, (size_t)n_);                                                             \
+        jtext_add(&b, line, (size_t)n_);                                                             \
     } while (0)
     EMIT("# HELP deconflict_http_requests_total HTTP requests by route and status code.\n"
          "# TYPE deconflict_http_requests_total counter\n");
