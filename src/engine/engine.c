@@ -809,7 +809,6 @@ typedef struct {
     cand *v; /* the engine's reusable buffer: no allocation per report */
     size_t n, cap;
     int oom;
-    dc_time now;
     uint64_t only; /* see eval_op_unit */
 } cands;
 
@@ -1014,7 +1013,6 @@ static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
     cs->self = x;
     cs->v = e->cand_buf;
     cs->cap = e->cand_cap;
-    cs->now = now;
     e->gen++;
     x->mark = e->gen;
     for (int i = 0; i < x->ncf; i++) {
