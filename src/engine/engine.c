@@ -320,11 +320,6 @@ dc_status dc_party_add(dc_engine *e, const char *id, const char *name, int64_t s
     return DC_OK;
 }
 
-int dc_unit_exists(const dc_engine *e, const char *party_id, const char *unit_id)
-{
-    return engine_lookup(e, OBJ_UNIT, engine_party(e, party_id), unit_id) != NULL;
-}
-
 int dc_party_exists(const dc_engine *e, const char *id)
 {
     return engine_party(e, id) != NULL;
@@ -1253,6 +1248,19 @@ dc_status dc_position_report(dc_engine *e, const char *party_id, const char *uni
     unit *u = (unit *)engine_lookup(e, OBJ_UNIT, p, unit_id);
     if (!u)
         return model_fail(err, DC_ERR_INVALID, "unit", "no unit '%.64s'", unit_id ? unit_id : "");
+    return dc_position_report_unit(e, (dc_unit_ref *)u, lon, lat, alt_m, ce_m, t, now, ch, err);
+}
+
+dc_unit_ref *dc_unit_find(const dc_engine *e, const char *party_id, const char *unit_id)
+{
+    return (dc_unit_ref *)engine_lookup(e, OBJ_UNIT, engine_party(e, party_id), unit_id);
+}
+
+dc_status dc_position_report_unit(dc_engine *e, dc_unit_ref *ref, double lon, double lat,
+                                  double alt_m, double ce_m, dc_time t, dc_time now,
+                                  dc_changes *ch, dc_error *err)
+{
+    unit *u = (unit *)ref;
     if (!(isfinite(lon) && isfinite(lat) && lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90))
         return model_fail(err, DC_ERR_INVALID, "lon", "coordinates out of range");
     if (!(isfinite(ce_m) && ce_m >= 0 && ce_m <= 1e6))

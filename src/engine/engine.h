@@ -98,8 +98,6 @@ void dc_engine_free(dc_engine *e);
 dc_status dc_party_add(dc_engine *e, const char *id, const char *name, int64_t stale_after_s,
                        dc_error *err);
 int dc_party_exists(const dc_engine *e, const char *id);
-/* dc_unit_exists tells whether party_id has registered unit_id. */
-int dc_unit_exists(const dc_engine *e, const char *party_id, const char *unit_id);
 /* dc_parties_json returns [{"id", "name"}...]. */
 json_t *dc_parties_json(const dc_engine *e);
 /* dc_sharing_set lets `to` list `from`'s units and/or operations. */
@@ -133,6 +131,18 @@ dc_status dc_positions_report(dc_engine *e, const char *party, const json_t *bod
 dc_status dc_position_report(dc_engine *e, const char *party, const char *unit, double lon,
                              double lat, double alt_m, double ce_m, dc_time t, dc_time now,
                              dc_changes *ch, dc_error *err);
+
+/* dc_unit_find returns a handle to a party's unit, or NULL when there is
+ * none. The handle stays valid until the unit is deleted (or the engine
+ * freed); it lets a caller that checked a batch's units apply the batch
+ * without finding each unit again. */
+typedef struct dc_unit_ref dc_unit_ref;
+dc_unit_ref *dc_unit_find(const dc_engine *e, const char *party, const char *unit);
+/* dc_position_report_unit is dc_position_report for a unit found with
+ * dc_unit_find. */
+dc_status dc_position_report_unit(dc_engine *e, dc_unit_ref *u, double lon, double lat,
+                                  double alt_m, double ce_m, dc_time t, dc_time now,
+                                  dc_changes *ch, dc_error *err);
 
 dc_status dc_operation_put(dc_engine *e, const char *party, const char *id, const json_t *body,
                            int create, dc_time now, dc_changes *ch, dc_error *err);

@@ -230,8 +230,8 @@ static dc_status apply_party_add(svc *s, const json_t *args, const char *token_h
 
 /* apply_positions_fast applies a batch that posbatch_parse validated:
  * first every report's unit and time (as dc_positions_report checks
- * them), then each report. A failed check sets *fallback and applies
- * nothing. emu held. */
+ * them), then each report, through the unit handles the first pass found.
+ * A failed check sets *fallback and applies nothing. emu held. */
 static dc_status apply_positions_fast(svc *s, const char *party, const posbatch *b, dc_time now,
                                       dc_changes *ch, size_t *accepted, int *fallback,
                                       dc_error *err)
@@ -241,20 +241,29 @@ static dc_status apply_positions_fast(svc *s, const char *party, const posbatch 
         *fallback = 1;
         return DC_ERR_INVALID;
     }
+    dc_unit_ref **u = malloc(sizeof *u * (b->n ? b->n : 1));
+    if (!u) {
+        seterr(err, DC_ERR_NOMEM, "", "out of memory");
+        return DC_ERR_NOMEM;
+    }
     for (size_t i = 0; i < b->n; i++)
-        if (!dc_unit_exists(s->e, party, b->v[i].unit) || b->v[i].t > now + DC_FUTURE_SLACK_US) {
+        if (!(u[i] = dc_unit_find(s->e, party, b->v[i].unit)) ||
+            b->v[i].t > now + DC_FUTURE_SLACK_US) {
+            free(u);
             *fallback = 1;
             return DC_ERR_INVALID;
         }
-    for (size_t i = 0; i < b->n; i++) {
+    dc_status st = DC_OK;
+    for (size_t i = 0; i < b->n && st == DC_OK; i++) {
         const posbatch_report *r = &b->v[i];
-        dc_status st = dc_position_report(s->e, party, r->unit, r->lon, r->lat, r->alt_m, r->ce_m,
-                                          r->t, now, ch, err);
-        if (st != DC_OK)
-            return st; /* out of memory: svc_write_impl marks the log broken */
-        (*accepted)++;
+        /* a report never deletes a unit: the handles stay valid */
+        st = dc_position_report_unit(s->e, u[i], r->lon, r->lat, r->alt_m, r->ce_m, r->t, now,
+                                     ch, err);
+        if (st == DC_OK)
+            (*accepted)++;
     }
-    return DC_OK;
+    free(u);
+    return st; /* not OK only when out of memory: svc_write_impl marks the log broken */
 }
 
 static dc_status apply(svc *s, const char *op, const char *party, const char *id,

@@ -340,6 +340,13 @@ def test_methods_and_paths(server, parties):
     for path in ("/v1", "/v1/", "/v1/nothing", "/v1/sites/a/b", "/v1/operations/x/explode",
                  "/v1/conflicts/x/y", "/v1/events/x"):
         err(server.req("GET", path, token=A), 404)
+    # "%00" must not cut a path or a parameter short
+    for path in ("/v1/sites/%00", "/v1/sites/%00x", "/v1/units/a%00b"):
+        err(server.req("GET", path, token=A), 400, 404)
+    err(server.req("GET", "/v1/conflicts?state=open%00", token=A), 400)
+    # other escapes still decode: an id of one letter, written %61
+    assert server.req("PUT", "/v1/sites/%61", token=A, body=site_body("a")).status_code == 201
+    assert server.req("GET", "/v1/sites/a", token=A).status_code == 200
 
 
 def test_static_ui(tmp_path):
