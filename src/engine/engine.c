@@ -158,16 +158,31 @@ static char *make_key(const party *p, const char *id)
 
 /* ---------- lifetime ---------- */
 
+static const char *party_key(const void *v)
+{
+    return ((const party *)v)->id;
+}
+
+static const char *obj_key(const void *v)
+{
+    return ((const obj *)v)->key;
+}
+
+static const char *conflict_key(const void *v)
+{
+    return ((const dc_conflict *)v)->id;
+}
+
 dc_engine *dc_engine_new(void)
 {
     dc_engine *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    hmap_init(&e->party_by_id);
-    hmap_init(&e->sites);
-    hmap_init(&e->units);
-    hmap_init(&e->ops);
-    hmap_init(&e->conflict_by_id);
+    hmap_init(&e->party_by_id, party_key);
+    hmap_init(&e->sites, obj_key);
+    hmap_init(&e->units, obj_key);
+    hmap_init(&e->ops, obj_key);
+    hmap_init(&e->conflict_by_id, conflict_key);
     e->site_tree = rtree_new();
     e->unit_tree = rtree_new();
     e->vol_tree = rtree_new();
@@ -195,12 +210,20 @@ static void site_free(site *s)
     free(s);
 }
 
+/* A unit's callsign lives in the unit's own allocation, after its key,
+ * unless a later update made it longer than the room there. */
+static char *unit_inline_callsign(const unit *u)
+{
+    return (char *)u->h.id + strlen(u->h.id) + 1;
+}
+
 static void unit_free(unit *u)
 {
+    if (u->callsign != unit_inline_callsign(u))
+        free(u->callsign);
     u->h.id = u->h.key = NULL; /* both inside the unit's own allocation */
     obj_free_common(&u->h);
     free(u->nl);
-    free(u->callsign);
     free(u);
 }
 
@@ -215,14 +238,15 @@ static void op_free(op *o)
 static void free_map(hmap *m, int type)
 {
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->keys[i] || !m->vals[i])
+        void *v = hmap_at(m, i);
+        if (!v)
             continue;
         if (type == OBJ_SITE)
-            site_free(m->vals[i]);
+            site_free(v);
         else if (type == OBJ_UNIT)
-            unit_free(m->vals[i]);
+            unit_free(v);
         else
-            op_free(m->vals[i]);
+            op_free(v);
     }
     hmap_free(m);
 }
@@ -308,7 +332,7 @@ dc_status dc_party_add(dc_engine *e, const char *id, const char *name, int64_t s
     p->share_units = calloc(DC_MAX_PARTIES, 1);
     p->share_ops = calloc(DC_MAX_PARTIES, 1);
     if (!p->id || !p->name || !p->share_units || !p->share_ops ||
-        hmap_put(&e->party_by_id, p->id, p)) {
+        hmap_put(&e->party_by_id, p)) {
         free(p->id);
         free(p->name);
         free(p->share_units);
@@ -591,7 +615,7 @@ static dc_conflict *conflict_open(dc_engine *e, obj *a, obj *b, const eval_t *ev
         free(c);
         return NULL;
     }
-    if (obj_add_cf(b, c) || hmap_put(&e->conflict_by_id, c->id, c)) {
+    if (obj_add_cf(b, c) || hmap_put(&e->conflict_by_id, c)) {
         obj_del_cf(a, c);
         obj_del_cf(b, c);
         free(c->a_id);
@@ -1104,7 +1128,7 @@ static dc_status register_obj(dc_engine *e, obj *o, int type, party *p, dc_error
     o->type = type;
     o->owner = p;
     o->key = make_key(p, o->id);
-    if (!o->key || hmap_put((hmap *)type_map(e, type), o->key, o)) {
+    if (!o->key || hmap_put((hmap *)type_map(e, type), o)) {
         free(o->key);
         o->key = NULL;
         return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
@@ -1185,18 +1209,25 @@ dc_status dc_unit_put(dc_engine *e, const char *party_id, const char *id, const 
     unit *u = (unit *)engine_lookup(e, OBJ_UNIT, p, tmp.h.id);
     if (u) {
         free(tmp.h.id);
-        free(u->callsign);
-        u->callsign = tmp.callsign;
+        char *in = unit_inline_callsign(u);
+        if (u->callsign == in && strlen(tmp.callsign) <= strlen(in)) {
+            strcpy(in, tmp.callsign); /* fits in the room it had */
+            free(tmp.callsign);
+        } else {
+            if (u->callsign != in)
+                free(u->callsign);
+            u->callsign = tmp.callsign;
+        }
         if (u->domain == tmp.domain)
             return DC_OK;
         u->domain = tmp.domain;
         return reconcile(e, &u->h, now, 0, ch);
     }
-    /* One allocation holds the unit and its "OWNER/ID" key, with h.id
-     * pointing after the slash: a report touches one block, and a unit
-     * costs no separate key and id strings. */
-    size_t np = strlen(p->id), ni = strlen(tmp.h.id);
-    u = malloc(sizeof *u + np + ni + 2);
+    /* One allocation holds the unit, its "OWNER/ID" key (h.id points
+     * after the slash) and its callsign: a report touches one block, and a
+     * unit costs no separate strings. */
+    size_t np = strlen(p->id), ni = strlen(tmp.h.id), nc = strlen(tmp.callsign);
+    u = malloc(sizeof *u + np + ni + nc + 3);
     if (!u) {
         free(tmp.h.id);
         free(tmp.callsign);
@@ -1209,11 +1240,13 @@ dc_status dc_unit_put(dc_engine *e, const char *party_id, const char *id, const 
     free(tmp.h.id);
     u->h.id = u->key + np + 1;
     u->h.key = u->key;
+    memcpy(u->key + np + ni + 2, tmp.callsign, nc + 1);
+    free(tmp.callsign);
+    u->callsign = u->key + np + ni + 2;
     u->h.type = OBJ_UNIT;
     u->h.owner = p;
     u->alt_m = NAN;
-    if (hmap_put(&e->units, u->h.key, u)) {
-        free(u->callsign);
+    if (hmap_put(&e->units, u)) {
         free(u);
         return model_fail(err, DC_ERR_NOMEM, "", "out of memory");
     }
@@ -1646,9 +1679,9 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
     /* Operations whose every volume has ended end by themselves; volumes
      * that ended leave the index. */
     for (size_t i = 0; i < e->ops.cap; i++) {
-        if (!e->ops.keys[i] || !e->ops.vals[i])
+        op *o = hmap_at(&e->ops, i);
+        if (!o)
             continue;
-        op *o = e->ops.vals[i];
         if (!op_current(o))
             continue;
         int live = 0;
@@ -1668,9 +1701,9 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
         }
     }
     for (size_t i = 0; i < e->sites.cap; i++) {
-        if (!e->sites.keys[i] || !e->sites.vals[i])
+        site *s = hmap_at(&e->sites, i);
+        if (!s)
             continue;
-        site *s = e->sites.vals[i];
         if (s->valid_to <= now && s->indexed) {
             site_unindex(e, s);
             resolve_all(e, &s->h, now, ch);
@@ -1759,8 +1792,8 @@ void dc_engine_stats(const dc_engine *e, dc_stats *st)
     st->units = e->units.n;
     st->operations = e->ops.n;
     for (size_t i = 0; i < e->ops.cap; i++)
-        if (e->ops.keys[i] && e->ops.vals[i])
-            st->volumes += ((op *)e->ops.vals[i])->nvol;
+        if (hmap_at(&e->ops, i))
+            st->volumes += ((op *)hmap_at(&e->ops, i))->nvol;
     st->conflicts_open = e->open_conflicts;
     st->conflicts_total = e->nconflicts;
     st->index_bytes =
@@ -1828,9 +1861,9 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
     }
     size_t nsite = 0, nunit = 0, nvol = 0;
     for (size_t i = 0; i < e->sites.cap; i++) {
-        if (!e->sites.keys[i] || !e->sites.vals[i])
+        site *s = hmap_at(&e->sites, i);
+        if (!s)
             continue;
-        site *s = e->sites.vals[i];
         if (s->indexed) {
             nsite++;
             if (!in_tree(e->site_tree, &s->box, s)) {
@@ -1843,9 +1876,9 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
         }
     }
     for (size_t i = 0; i < e->units.cap; i++) {
-        if (!e->units.keys[i] || !e->units.vals[i])
+        unit *u = hmap_at(&e->units, i);
+        if (!u)
             continue;
-        unit *u = e->units.vals[i];
         if (u->has_pos != u->indexed) {
             snprintf(buf, len, "unit %s index state wrong", u->h.key);
             return -1;
@@ -1874,9 +1907,9 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
         }
     }
     for (size_t i = 0; i < e->ops.cap; i++) {
-        if (!e->ops.keys[i] || !e->ops.vals[i])
+        op *o = hmap_at(&e->ops, i);
+        if (!o)
             continue;
-        op *o = e->ops.vals[i];
         for (int k = 0; k < o->nvol; k++) {
             volume *v = &o->vols[k];
             if (v->indexed) {
@@ -1925,8 +1958,8 @@ static void collect_objs(const hmap *m, obj ***out, size_t *n)
     *out = malloc(sizeof **out * (m->n + 1));
     *n = 0;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i] && m->vals[i])
-            (*out)[(*n)++] = m->vals[i];
+        if (hmap_at(m, i))
+            (*out)[(*n)++] = hmap_at(m, i);
 }
 
 int dc_engine_recompute_check(const dc_engine *e, dc_time now, char *buf, size_t len)

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char TOMB[] = "";
+static char tomb_marker;
+#define TOMB ((void *)&tomb_marker)
 
 static uint64_t hash(const char *s)
 {
@@ -17,28 +18,35 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-void hmap_init(hmap *m)
+void hmap_init(hmap *m, hmap_key_fn key_of)
 {
     memset(m, 0, sizeof *m);
+    m->key_of = key_of;
 }
 
 void hmap_free(hmap *m)
 {
-    free(m->keys);
+    hmap_key_fn key_of = m->key_of;
     free(m->vals);
     free(m->hashes);
     memset(m, 0, sizeof *m);
+    m->key_of = key_of;
 }
 
-static size_t find(const hmap *m, const char *key)
+void *hmap_at(const hmap *m, size_t i)
 {
-    uint64_t h = hash(key);
+    void *v = m->vals[i];
+    return v == TOMB ? NULL : v;
+}
+
+static size_t find(const hmap *m, const char *key, uint64_t h)
+{
     size_t mask = m->cap - 1, i = h & mask;
     for (;;) {
-        const char *k = m->keys[i];
-        if (!k)
+        void *v = m->vals[i];
+        if (!v)
             return (size_t)-1;
-        if (m->hashes[i] == (unsigned)h && k != TOMB && strcmp(k, key) == 0)
+        if (m->hashes[i] == (unsigned)h && v != TOMB && strcmp(m->key_of(v), key) == 0)
             return i;
         i = (i + 1) & mask;
     }
@@ -48,7 +56,7 @@ void *hmap_get(const hmap *m, const char *key)
 {
     if (!m->cap)
         return NULL;
-    size_t i = find(m, key);
+    size_t i = find(m, key, hash(key));
     return i == (size_t)-1 ? NULL : m->vals[i];
 }
 
@@ -59,30 +67,25 @@ static int grow(hmap *m)
         cap = m->cap; /* only tombstones to clear */
     if (cap > ((size_t)1 << 32))
         return -1; /* slots are placed by the stored 32-bit hashes */
-    const char **keys = calloc(cap, sizeof *keys);
     void **vals = calloc(cap, sizeof *vals);
     unsigned *hashes = calloc(cap, sizeof *hashes);
-    if (!keys || !vals || !hashes) {
-        free(keys);
+    if (!vals || !hashes) {
         free(vals);
         free(hashes);
         return -1;
     }
     for (size_t i = 0; i < m->cap; i++) {
-        const char *k = m->keys[i];
-        if (!k || k == TOMB)
+        void *v = m->vals[i];
+        if (!v || v == TOMB)
             continue;
         size_t j = m->hashes[i] & (cap - 1); /* cap <= 2^32: the low bits suffice */
-        while (keys[j])
+        while (vals[j])
             j = (j + 1) & (cap - 1);
-        keys[j] = k;
-        vals[j] = m->vals[i];
+        vals[j] = v;
         hashes[j] = m->hashes[i];
     }
-    free(m->keys);
     free(m->vals);
     free(m->hashes);
-    m->keys = keys;
     m->vals = vals;
     m->hashes = hashes;
     m->cap = cap;
@@ -90,25 +93,24 @@ static int grow(hmap *m)
     return 0;
 }
 
-int hmap_put(hmap *m, const char *key, void *val)
+int hmap_put(hmap *m, void *val)
 {
+    const char *key = m->key_of(val);
+    uint64_t h = hash(key);
     if (m->cap) {
-        size_t i = find(m, key);
+        size_t i = find(m, key, h);
         if (i != (size_t)-1) {
             m->vals[i] = val;
-            m->keys[i] = key;
             return 0;
         }
     }
     if ((m->n + m->tomb + 1) * 2 > m->cap && grow(m))
         return -1;
-    uint64_t h = hash(key);
     size_t mask = m->cap - 1, i = h & mask;
-    while (m->keys[i] && m->keys[i] != TOMB)
+    while (m->vals[i] && m->vals[i] != TOMB)
         i = (i + 1) & mask;
-    if (m->keys[i] == TOMB)
+    if (m->vals[i] == TOMB)
         m->tomb--;
-    m->keys[i] = key;
     m->vals[i] = val;
     m->hashes[i] = (unsigned)h;
     m->n++;
@@ -119,12 +121,11 @@ void *hmap_del(hmap *m, const char *key)
 {
     if (!m->cap)
         return NULL;
-    size_t i = find(m, key);
+    size_t i = find(m, key, hash(key));
     if (i == (size_t)-1)
         return NULL;
     void *v = m->vals[i];
-    m->keys[i] = TOMB;
-    m->vals[i] = NULL;
+    m->vals[i] = TOMB;
     m->n--;
     m->tomb++;
     return v;

@@ -216,8 +216,8 @@ static json_t *list_json(const dc_engine *e, const hmap *m, const char *party_id
     obj **v = malloc(sizeof *v * (m->n + 1));
     size_t n = 0;
     for (size_t i = 0; v && p && i < m->cap; i++)
-        if (m->keys[i] && m->vals[i] && can_list(p, m->vals[i]))
-            v[n++] = m->vals[i];
+        if (hmap_at(m, i) && can_list(p, hmap_at(m, i)))
+            v[n++] = hmap_at(m, i);
     if (n > 1)
         qsort(v, n, sizeof *v, objcmp);
     for (size_t i = 0; i < n; i++) {

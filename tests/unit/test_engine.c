@@ -1271,6 +1271,29 @@ TEST(deterministic_ids)
     json_decref(b);
 }
 
+/* A unit's callsign is kept beside its key, in the unit's own block, until
+ * an update needs more room: every update must still read back. */
+TEST(callsign_updates)
+{
+    dc_engine *e = engine3();
+    dc_error err = {0};
+    const char *seq[] = {"alpha-2", "a", "", "alpha-two-longer-now", "b",
+                         "bravo-a-great-deal-longer-again", "alpha-2"};
+    for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+        json_t *b = json_pack("{s:s,s:s}", "callsign", seq[i], "domain", i % 2 ? "air" : "ground");
+        ASSERT_EQ(dc_unit_put(e, "A", "cs", b, T0, NULL, &err), DC_OK);
+        json_decref(b);
+        json_t *v = NULL;
+        ASSERT_EQ(dc_unit_json(e, "A", "cs", T0, &v, &err), DC_OK);
+        EXPECT_STREQ(json_string_value(json_object_get(v, "callsign")), seq[i]);
+        EXPECT_STREQ(json_string_value(json_object_get(v, "id")), "cs");
+        json_decref(v);
+    }
+    ASSERT_EQ(dc_unit_delete(e, "A", "cs", T0, NULL, &err), DC_OK);
+    dc_error_clear(&err);
+    dc_engine_free(e);
+}
+
 int main(void)
 {
     geod_init(&G, 6378137.0, 1 / 298.257223563);
@@ -1288,5 +1311,6 @@ int main(void)
     RUN(clock_ends_and_stale);
     RUN(moves_deletes_and_check);
     RUN(deterministic_ids);
+    RUN(callsign_updates);
     return TL_DONE();
 }
