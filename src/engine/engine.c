@@ -725,7 +725,8 @@ static void site_unindex(dc_engine *e, site *s)
 
 static rtree_box unit_box(const unit *u)
 {
-    return rtree_box_around(u->box_c, u->box_r); /* deterministic: the box it was inserted with */
+    const double c[3] = {u->box_c[0], u->box_c[1], u->box_c[2]};
+    return rtree_box_around(c, u->box_r); /* deterministic: the box it was inserted with */
 }
 
 static void unit_index(dc_engine *e, unit *u)
@@ -742,10 +743,13 @@ static void unit_index(dc_engine *e, unit *u)
         u->indexed = 0;
     }
     u->nl_valid = 0; /* a new box: the neighbour list covered the old one */
-    u->box_c[0] = u->pos.x;
-    u->box_c[1] = u->pos.y;
-    u->box_c[2] = u->pos.z;
-    u->box_r = u->ce_m + UNIT_SLACK;
+    /* The float centre is within 0.5 m of pos and box_r within 0.1 m of
+     * ce + UNIT_SLACK, so the disc is well inside (the test above, on the
+     * stored values, decides when it leaves). */
+    u->box_c[0] = (float)u->pos.x;
+    u->box_c[1] = (float)u->pos.y;
+    u->box_c[2] = (float)u->pos.z;
+    u->box_r = (float)(u->ce_m + UNIT_SLACK);
     rtree_box box = unit_box(u);
     if (rtree_insert(e->unit_tree, &box, u) == 0)
         u->indexed = 1;
@@ -833,7 +837,7 @@ typedef struct {
 
 static void cands_add(cands *cs, obj *o)
 {
-    if (o == cs->self || o->owner == cs->self->owner || o->mark == cs->e->gen)
+    if (o == cs->self || o->owner == cs->self->owner || o->mark == (uint32_t)cs->e->gen)
         return;
     if (cs->n == cs->cap) {
         size_t cap = cs->cap ? cs->cap * 2 : 16;
@@ -845,7 +849,7 @@ static void cands_add(cands *cs, obj *o)
         cs->v = cs->e->cand_buf = v;
         cs->cap = cs->e->cand_cap = cap;
     }
-    o->mark = cs->e->gen;
+    o->mark = (uint32_t)cs->e->gen;
     cs->v[cs->n++].o = o;
 }
 
@@ -983,7 +987,8 @@ static int nl_build(dc_engine *e, unit *u)
      * geo_len_bound(x) + y <= geo_len_bound(x + y) (its slope is >= 1). */
     double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1], dz = u->pos.z - u->box_c[2];
     nl_build_t b = {u, geo_len_bound(sqrt(dx * dx + dy * dy + dz * dz) + u->box_r) + 1.0, 0};
-    rtree_box box = rtree_box_around(u->box_c, u->box_r + MARGIN);
+    const double c[3] = {u->box_c[0], u->box_c[1], u->box_c[2]};
+    rtree_box box = rtree_box_around(c, u->box_r + MARGIN);
     rtree_search(e->vol_tree, &box, on_volume_nl, &b);
     if (b.oom)
         return -1;
@@ -1024,6 +1029,17 @@ static int cand_cmp(const void *a, const void *b)
     return strcmp(x->o->key, y->o->key);
 }
 
+static void obj_marks_reset(dc_engine *e)
+{
+    const hmap *maps[3] = {&e->sites, &e->units, &e->ops};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < maps[k]->cap; i++) {
+            obj *o = hmap_at(maps[k], i);
+            if (o)
+                o->mark = 0;
+        }
+}
+
 /* Gathers the candidates of x (spatial neighbours plus existing pairs). */
 static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
 {
@@ -1032,8 +1048,11 @@ static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
     cs->self = x;
     cs->v = e->cand_buf;
     cs->cap = e->cand_cap;
-    e->gen++;
-    x->mark = e->gen;
+    if ((uint32_t)++e->gen == 0) {
+        obj_marks_reset(e); /* every 2^32 gathers: no mark may match again */
+        e->gen++;
+    }
+    x->mark = (uint32_t)e->gen;
     for (int i = 0; i < x->ncf; i++) {
         dc_conflict *c = x->cf[i];
         cands_add(cs, c->a == x ? c->b : c->a);

@@ -38,13 +38,16 @@ typedef struct party {
 
 /* Common header of sites, units and operations. */
 typedef struct obj {
-    int type;
     party *owner;
     char *id;
     char *key; /* "OWNER/ID" */
     dc_conflict **cf; /* open conflicts this object is a side of */
     int ncf, capcf;
-    uint64_t mark; /* candidate de-duplication */
+    /* Candidate de-duplication: == obj_gen(engine gen) when already a
+     * candidate. 32 bits (a unit is 8 bytes smaller); gather resets every
+     * mark when the low 32 bits of gen wrap, so an old mark never matches. */
+    uint32_t mark;
+    int type;
 } obj;
 
 typedef struct site {
@@ -66,18 +69,20 @@ struct nlist; /* engine.c: a unit's neighbour list */
 typedef struct unit {
     obj h; /* h.key and h.id point into key[] below: one allocation per unit */
     char *callsign;
-    signed char domain;
-    unsigned char has_pos, indexed;
-    unsigned char nl_valid; /* nl covers the current index box */
     geo_pt pos;
     double alt_m; /* NAN when not reported */
     double ce_m;
     dc_time t;
     /* The index box is the ball (box_c, box_r) with slack: the unit moves
      * within it without reindexing; unit_box() gives its R-tree box. */
-    double box_c[3], box_r;
+    float box_c[3], box_r; /* floats: 16 bytes less per unit. The stored
+                            * values define the box (it lies within 0.5 m of
+                            * where it was put), and every use reads them. */
     struct nlist *nl; /* the volumes that can matter while it stays in box */
-    char key[];       /* "OWNER/ID" */
+    signed char domain;
+    unsigned char has_pos, indexed;
+    unsigned char nl_valid; /* nl covers the current index box */
+    char key[];             /* "OWNER/ID", then the callsign (engine.c) */
 } unit;
 
 struct op;

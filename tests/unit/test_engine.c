@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "engine.h"
+#include "engine_int.h" /* candidate_marks_wrap sets the engine's counter */
 #include "testlib.h"
 
 static struct geod_geodesic G;
@@ -1294,6 +1295,45 @@ TEST(callsign_updates)
     dc_engine_free(e);
 }
 
+/* Candidate marks are 32 bits wide: when the gather counter's low 32 bits
+ * wrap, every mark must be cleared, or an object marked 2^32 gathers ago
+ * would be taken for a candidate already seen, and its conflict missed.
+ * Two operations 20 km apart, each with a unit of B walking in; each of
+ * the gathers after the wrap would meet a stale mark if it were kept. */
+TEST(candidate_marks_wrap)
+{
+    dc_engine *e = engine3();
+    dc_changes ch;
+    dc_changes_init(&ch);
+    const char *ops[2] = {"w1", "w2"}, *units[2] = {"near1", "near2"};
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(put_op(e, "A",
+                         op_body(ops[i], "strike", 200, NAN,
+                                 disc_vol(20000.0 * i, 50, T0, T0 + 2 * HOUR, NAN, NAN), NULL),
+                         T0, &ch),
+                  DC_OK);
+        ASSERT_EQ(add_unit(e, "B", units[i], "ground"), DC_OK);
+    }
+    ASSERT_EQ(add_unit(e, "B", "far", "ground"), DC_OK);
+    /* as if every object had last been a candidate 2^32 gathers before the
+     * second gather from now (or, were the wrap not noticed, the third) */
+    e->gen = 0xFFFFFFFFull;
+    const hmap *maps[3] = {&e->sites, &e->units, &e->ops};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < maps[k]->cap; i++)
+            if (hmap_at(maps[k], i))
+                ((obj *)hmap_at(maps[k], i))->mark = 2;
+    ASSERT_EQ(report(e, "B", "far", 60000, 10, NAN, T0, T0, &ch), DC_OK);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(report(e, "B", units[i], 20000.0 * i + 100, 10, NAN, T0, T0, &ch), DC_OK);
+        EXPECT(has_view(e, "B", units[i], ops[i], "open"));
+    }
+    EXPECT_EQ(n_open(e, "B"), 2);
+    CHECK(e, T0);
+    dc_changes_free(&ch);
+    dc_engine_free(e);
+}
+
 int main(void)
 {
     geod_init(&G, 6378137.0, 1 / 298.257223563);
@@ -1312,5 +1352,6 @@ int main(void)
     RUN(moves_deletes_and_check);
     RUN(deterministic_ids);
     RUN(callsign_updates);
+    RUN(candidate_marks_wrap);
     return TL_DONE();
 }
