@@ -57,6 +57,7 @@ struct svc {
     int64_t durable_idx;
     int committing, broken;
     int applying; /* a writer holds emu and will queue a record */
+    int bulk;     /* svc_bulk: commit every SVC_BULK_RECORDS records */
     uint64_t commits, commit_le[8];
     double commit_sum;
 
@@ -78,6 +79,7 @@ struct svc {
     int replaying;
     int replay_fix;
     int64_t replay_bad_events;
+    int64_t replay_rebuilt; /* differing + extra events found at open */
     char replay_first_bad[256];
 };
 
@@ -726,6 +728,27 @@ static const char *body_id(const json_t *args)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* bulk_defers says whether record idx may stay queued (svc_bulk). */
+static int bulk_defers(svc *s, int64_t idx)
+{
+    pthread_mutex_lock(&s->qmu);
+    int defer = s->bulk && !s->broken && idx - s->durable_idx < SVC_BULK_RECORDS;
+    pthread_mutex_unlock(&s->qmu);
+    return defer;
+}
+
+int svc_bulk(svc *s, int on)
+{
+    pthread_mutex_lock(&s->emu);
+    int64_t last = s->next_idx - 1;
+    pthread_mutex_unlock(&s->emu);
+    pthread_mutex_lock(&s->qmu);
+    s->bulk = on;
+    int pending = s->durable_idx < last;
+    pthread_mutex_unlock(&s->qmu);
+    return !on && pending ? wait_durable(s, last) : 0;
+}
+
 /* svc_write_impl: svc_write, or with fast != NULL a "positions" write of
  * a parsed batch (args NULL; see svc_write_positions). */
 static dc_status svc_write_impl(svc *s, const char *op, const char *party, const char *id,
@@ -839,7 +862,7 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
     pthread_mutex_unlock(&s->emu);
     free(args_own);
 
-    if (idx > 0 && wait_durable(s, idx) != 0 && st == DC_OK) {
+    if (idx > 0 && !bulk_defers(s, idx) && wait_durable(s, idx) != 0 && st == DC_OK) {
         svc_result_free(res);
         seterr(err, DC_ERR_NOMEM, "", "the log cannot be written");
         return DC_ERR_NOMEM;
@@ -951,6 +974,7 @@ void svc_get_stats(svc *s, svc_stats *out)
     dc_engine_stats(s->e, &es);
     out->conflicts_open = es.conflicts_open;
     out->records = s->next_idx - 1;
+    out->replay_rebuilt = s->replay_rebuilt;
     pthread_mutex_unlock(&s->emu);
     pthread_mutex_lock(&s->pmu);
     for (size_t i = 0; i < s->nparties; i++) {
@@ -1209,6 +1233,7 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     char extra_msg[256];
     int64_t extra = store_events_end_check(s->st, head_of, s, extra_msg, sizeof extra_msg);
     s->replaying = 0;
+    s->replay_rebuilt = s->replay_bad_events + (extra > 0 ? extra : 0);
     if (extra < 0) {
         snprintf(errbuf, n, "cannot check events");
         svc_close(s);
