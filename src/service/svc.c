@@ -1061,12 +1061,244 @@ void svc_clock_stop(svc *s)
     s->clock_running = 0;
 }
 
-/* ---- open and replay ---- */
+/* ---- open and replay ----
+ *
+ * A restart runs on two threads (the machine has two cores). The reader
+ * reads the log from SQLite, checks the chain and each record's hash,
+ * parses position records of the usual shape (posbatch_parse_record), and
+ * checks (fix: repairs) the events the replay re-derives against the
+ * stored ones: everything that touches the database. The caller's thread
+ * applies the records in order and re-derives their events. Records go
+ * one way and events the other, in batches, through two bounded queues;
+ * both stay in log order, so a restart stops at, and reports, the same
+ * first problem as a replay of one record after another, and checks the
+ * same events before it. */
+
+#define REPLAY_BATCH 256 /* records per batch */
+#define REPLAY_QUEUE 8   /* batches in flight each way */
+
+typedef struct {
+    int64_t idx;
+    char hash[STORE_HASH_HEX];
+    char *content; /* owned */
+    int fast;      /* pb, party and t hold the parsed record */
+    posbatch pb;
+    char party[64];
+    dc_time t;
+} replay_rec;
+
+typedef struct replay_batch {
+    replay_rec *rec;
+    size_t n;
+    int last;     /* no records after these; why in err ("" at the log's end) */
+    char err[256];
+    struct replay_batch *next;
+} replay_batch;
+
+typedef struct event_batch {
+    store_event *ev;
+    int64_t *idx; /* each event's record */
+    size_t n, cap;
+    struct event_batch *next;
+} event_batch;
 
 typedef struct {
     svc *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    replay_batch *rhead, *rtail;
+    event_batch *ehead, *etail;
+    int nr, ne;       /* batches queued each way */
+    int stop;         /* the applier wants no more records */
+    int applier_done; /* and will send no more events */
+    /* the reader's own */
     int64_t expect_idx;
     char prev[STORE_HASH_HEX];
+    replay_batch *cur;
+} replay_pipe;
+
+static void replay_batch_free(replay_batch *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->rec[i].content);
+        if (b->rec[i].fast)
+            posbatch_free(&b->rec[i].pb);
+    }
+    free(b->rec);
+    free(b);
+}
+
+static void event_batch_free(event_batch *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        free(b->ev[i].body);
+    free(b->ev);
+    free(b->idx);
+    free(b);
+}
+
+static replay_batch *replay_batch_new(void)
+{
+    replay_batch *b = calloc(1, sizeof *b);
+    if (b && !(b->rec = malloc(REPLAY_BATCH * sizeof *b->rec))) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* check_events checks a batch of re-derived events (reader). */
+static void check_events(svc *s, event_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const store_event *e = &b->ev[i];
+        if (store_events_check_one(s->st, e->party, e->seq, e->body) != 0) {
+            s->replay_bad_events++;
+            if (!s->replay_first_bad[0])
+                snprintf(s->replay_first_bad, sizeof s->replay_first_bad,
+                         "event %s/%" PRId64 " (record %" PRId64 ") differs from the replay",
+                         e->party, e->seq, b->idx[i]);
+        }
+    }
+}
+
+/* drain_events checks every queued event batch; mu held (released while
+ * checking). */
+static void drain_events(replay_pipe *rp)
+{
+    while (rp->ehead) {
+        event_batch *b = rp->ehead;
+        rp->ehead = b->next;
+        if (!rp->ehead)
+            rp->etail = NULL;
+        rp->ne--;
+        pthread_cond_broadcast(&rp->cond);
+        pthread_mutex_unlock(&rp->mu);
+        check_events(rp->s, b);
+        event_batch_free(b);
+        pthread_mutex_lock(&rp->mu);
+    }
+}
+
+/* push_records queues the reader's current batch, checking events while
+ * the queue is full. Returns 0, or 1 when the applier stopped. */
+static int push_records(replay_pipe *rp)
+{
+    replay_batch *b = rp->cur;
+    rp->cur = NULL;
+    pthread_mutex_lock(&rp->mu);
+    for (;;) {
+        drain_events(rp);
+        if (rp->stop || rp->nr < REPLAY_QUEUE)
+            break;
+        pthread_cond_wait(&rp->cond, &rp->mu);
+    }
+    int stopped = rp->stop;
+    if (!stopped) {
+        if (rp->rtail)
+            rp->rtail->next = b;
+        else
+            rp->rhead = b;
+        rp->rtail = b;
+        rp->nr++;
+        pthread_cond_broadcast(&rp->cond);
+    }
+    pthread_mutex_unlock(&rp->mu);
+    if (stopped)
+        replay_batch_free(b);
+    return stopped;
+}
+
+/* read_one is the reader's store_each_record callback: the chain and hash
+ * checks, then the record joins the batch. Returns 0, 1 (a bad record or
+ * out of memory: the batch's err says why) or 2 (the applier stopped). */
+static int read_one(void *ctx, int64_t idx, const char *prev, const char *hash,
+                    const char *content)
+{
+    replay_pipe *rp = ctx;
+    if (!rp->cur && !(rp->cur = replay_batch_new()))
+        return 2; /* reader_main reports it */
+    replay_batch *b = rp->cur;
+    char want[STORE_HASH_HEX];
+    if (idx != rp->expect_idx) {
+        snprintf(b->err, sizeof b->err, "record %" PRId64 ": missing (found %" PRId64 " next)",
+                 rp->expect_idx, idx);
+        return 1;
+    }
+    if (strcmp(prev, rp->prev) != 0) {
+        snprintf(b->err, sizeof b->err,
+                 "record %" PRId64 ": previous-hash does not match record %" PRId64, idx, idx - 1);
+        return 1;
+    }
+    store_record_hash(idx, prev, content, want);
+    if (strcmp(want, hash) != 0) {
+        snprintf(b->err, sizeof b->err, "record %" PRId64 ": content does not match its hash",
+                 idx);
+        return 1;
+    }
+    replay_rec *r = &b->rec[b->n];
+    size_t len = strlen(content);
+    if (!(r->content = malloc(len + 1))) {
+        snprintf(b->err, sizeof b->err, "record %" PRId64 ": out of memory", idx);
+        return 1;
+    }
+    memcpy(r->content, content, len + 1);
+    r->idx = idx;
+    memcpy(r->hash, hash, STORE_HASH_HEX);
+    r->fast = posbatch_parse_record(content, len, DC_MAX_BATCH, &r->pb, r->party,
+                                    sizeof r->party, &r->t) == POSBATCH_OK;
+    b->n++;
+    memcpy(rp->prev, hash, STORE_HASH_HEX);
+    rp->expect_idx = idx + 1;
+    if (b->n == REPLAY_BATCH)
+        return push_records(rp) ? 2 : 0;
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    replay_pipe *rp = arg;
+    char eb[256] = "";
+    int r = store_each_record(rp->s->st, read_one, rp, eb, sizeof eb);
+    pthread_mutex_lock(&rp->mu);
+    int stopped = rp->stop;
+    pthread_mutex_unlock(&rp->mu);
+    if (!stopped) {
+        /* the last batch says why reading ended */
+        if (!rp->cur && !(rp->cur = replay_batch_new())) {
+            pthread_mutex_lock(&rp->mu);
+            rp->stop = 1; /* the applier sees an empty queue and stop */
+            pthread_cond_broadcast(&rp->cond);
+            pthread_mutex_unlock(&rp->mu);
+        } else {
+            rp->cur->last = 1;
+            if (r == -1)
+                snprintf(rp->cur->err, sizeof rp->cur->err, "%s", eb);
+            else if (r != 0 && !rp->cur->err[0])
+                snprintf(rp->cur->err, sizeof rp->cur->err, "out of memory");
+            push_records(rp);
+        }
+    }
+    replay_batch_free(rp->cur);
+    rp->cur = NULL;
+    /* check what the applier still sends */
+    pthread_mutex_lock(&rp->mu);
+    for (;;) {
+        drain_events(rp);
+        if (rp->applier_done)
+            break;
+        pthread_cond_wait(&rp->cond, &rp->mu);
+    }
+    pthread_mutex_unlock(&rp->mu);
+    return NULL;
+}
+
+typedef struct {
+    svc *s;
     dc_time last_t;
     char *errbuf;
     size_t errlen;
@@ -1096,54 +1328,29 @@ static int load_record(const char *content, json_t **r, dc_time *t, const char *
     return 0;
 }
 
-static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash,
-                      const char *content)
+/* apply_one replays one record (applier): as live, an advance to its time,
+ * then the record; its events go to out. Returns 0, or 1 with the reason
+ * in errbuf. */
+static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
 {
-    replay_ctx *rc = ctx;
     svc *s = rc->s;
-    char want[STORE_HASH_HEX];
-    if (idx != rc->expect_idx) {
-        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": missing (found %" PRId64 " next)",
-                 rc->expect_idx, idx);
-        return 1;
-    }
-    if (strcmp(prev, rc->prev) != 0) {
-        snprintf(rc->errbuf, rc->errlen,
-                 "record %" PRId64 ": previous-hash does not match record %" PRId64, idx, idx - 1);
-        return 1;
-    }
-    store_record_hash(idx, prev, content, want);
-    if (strcmp(want, hash) != 0) {
-        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": content does not match its hash",
-                 idx);
-        return 1;
-    }
-    /* A position record of the usual shape is read by the fast parser
-     * (posbatch.h); anything else, or a batch its checks refuse, by
-     * jansson, as before. */
-    posbatch pb;
-    char fast_party[64];
-    dc_time t = 0;
-    int fast = posbatch_parse_record(content, strlen(content), DC_MAX_BATCH, &pb, fast_party,
-                                     sizeof fast_party, &t) == POSBATCH_OK;
+    int64_t idx = rec->idx;
+    int fast = rec->fast;
     json_t *r = NULL;
-    const char *op = "positions", *party = fast_party, *id = NULL, *tok = NULL;
+    dc_time t = rec->t;
+    const char *op = "positions", *party = rec->party, *id = NULL, *tok = NULL;
     const json_t *args = NULL;
-    if (!fast && load_record(content, &r, &t, &op, &party, &id, &tok, &args) != 0) {
+    if (!fast && load_record(rec->content, &r, &t, &op, &party, &id, &tok, &args) != 0) {
         snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": not a valid record", idx);
         return 1;
     }
     if (t < rc->last_t) {
         json_decref(r);
-        if (fast)
-            posbatch_free(&pb);
         snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": time goes backwards", idx);
         return 1;
     }
 
     s->last_now = t;
-    s->next_idx = idx;
-    memcpy(s->tip, prev, STORE_HASH_HEX);
     int is_advance = strcmp(op, "advance") == 0;
     dc_changes pre;
     dc_changes_init(&pre);
@@ -1161,12 +1368,11 @@ static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash
     if (fast) {
         /* as live: a batch whose units or times fail the checks is
          * applied (and its error given) by the general path */
-        st = apply_positions_fast(s, party, &pb, t, &ch, &accepted, &fallback, &err);
-        posbatch_free(&pb);
+        st = apply_positions_fast(s, party, &rec->pb, t, &ch, &accepted, &fallback, &err);
         if (fallback) {
             dc_error_clear(&err);
             memset(&err, 0, sizeof err);
-            if (load_record(content, &r, &t, &op, &party, &id, &tok, &args) != 0) {
+            if (load_record(rec->content, &r, &t, &op, &party, &id, &tok, &args) != 0) {
                 dc_changes_free(&ch);
                 snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": not a valid record", idx);
                 return 1;
@@ -1190,17 +1396,29 @@ static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash
             snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
             rcode = 1;
         }
-        for (size_t i = 0; i < p.nevents; i++) {
-            int d = store_events_check_one(s->st, p.events[i].party, p.events[i].seq,
-                                           p.events[i].body);
-            if (d != 0) {
-                s->replay_bad_events++;
-                if (!s->replay_first_bad[0])
-                    snprintf(s->replay_first_bad, sizeof s->replay_first_bad,
-                             "event %s/%" PRId64 " (record %" PRId64 ") differs from the replay",
-                             p.events[i].party, p.events[i].seq, idx);
+        /* the events made go to the check (as before, also those of a
+         * record that ran out of memory half-way) */
+        if (out->n + p.nevents > out->cap) {
+            size_t cap = (out->n + p.nevents) * 2;
+            store_event *ne = realloc(out->ev, cap * sizeof *ne);
+            if (ne)
+                out->ev = ne;
+            int64_t *ni = ne ? realloc(out->idx, cap * sizeof *ni) : NULL;
+            if (ni)
+                out->idx = ni;
+            if (!ne || !ni) {
+                for (size_t i = 0; i < p.nevents; i++)
+                    free(p.events[i].body);
+                p.nevents = 0;
+                snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
+                rcode = 1;
+            } else {
+                out->cap = cap;
             }
-            free(p.events[i].body);
+        }
+        for (size_t i = 0; i < p.nevents; i++) {
+            out->idx[out->n] = idx;
+            out->ev[out->n++] = p.events[i];
         }
         free(p.events);
     }
@@ -1209,12 +1427,92 @@ static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash
     json_decref(r);
     if (rcode)
         return rcode;
-    memcpy(rc->prev, hash, STORE_HASH_HEX);
-    memcpy(s->tip, hash, STORE_HASH_HEX);
+    memcpy(s->tip, rec->hash, STORE_HASH_HEX);
     s->next_idx = idx + 1;
     rc->last_t = t;
-    rc->expect_idx = idx + 1;
     return 0;
+}
+
+/* replay_log replays the whole log (see above). Returns 0, or -1 with the
+ * first problem in errbuf. */
+static int replay_log(svc *s, replay_ctx *rc)
+{
+    replay_pipe rp;
+    memset(&rp, 0, sizeof rp);
+    rp.s = s;
+    rp.expect_idx = 1;
+    memcpy(rp.prev, ZERO_HASH, STORE_HASH_HEX);
+    pthread_mutex_init(&rp.mu, NULL);
+    pthread_cond_init(&rp.cond, NULL);
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, reader_main, &rp) != 0) {
+        snprintf(rc->errbuf, rc->errlen, "cannot start the replay's reader thread");
+        pthread_mutex_destroy(&rp.mu);
+        pthread_cond_destroy(&rp.cond);
+        return -1;
+    }
+    int failed = 0, done = 0;
+    while (!done && !failed) {
+        pthread_mutex_lock(&rp.mu);
+        while (!rp.rhead && !rp.stop)
+            pthread_cond_wait(&rp.cond, &rp.mu);
+        replay_batch *b = rp.rhead;
+        if (b) {
+            rp.rhead = b->next;
+            if (!rp.rhead)
+                rp.rtail = NULL;
+            rp.nr--;
+            pthread_cond_broadcast(&rp.cond);
+        }
+        pthread_mutex_unlock(&rp.mu);
+        if (!b) {
+            snprintf(rc->errbuf, rc->errlen, "out of memory");
+            failed = 1;
+            break;
+        }
+        event_batch *ev = calloc(1, sizeof *ev);
+        if (!ev) {
+            snprintf(rc->errbuf, rc->errlen, "out of memory");
+            failed = 1;
+        }
+        for (size_t i = 0; ev && i < b->n && !failed; i++)
+            failed = apply_one(rc, &b->rec[i], ev);
+        if (!failed && b->last) {
+            done = 1;
+            if (b->err[0]) {
+                snprintf(rc->errbuf, rc->errlen, "%s", b->err);
+                failed = 1;
+            }
+        }
+        replay_batch_free(b);
+        if (ev) {
+            pthread_mutex_lock(&rp.mu);
+            while (rp.ne >= REPLAY_QUEUE)
+                pthread_cond_wait(&rp.cond, &rp.mu);
+            if (rp.etail)
+                rp.etail->next = ev;
+            else
+                rp.ehead = ev;
+            rp.etail = ev;
+            rp.ne++;
+            pthread_cond_broadcast(&rp.cond);
+            pthread_mutex_unlock(&rp.mu);
+        }
+    }
+    pthread_mutex_lock(&rp.mu);
+    rp.stop = 1;
+    rp.applier_done = 1;
+    pthread_cond_broadcast(&rp.cond);
+    pthread_mutex_unlock(&rp.mu);
+    pthread_join(reader, NULL);
+    while (rp.rhead) {
+        replay_batch *b = rp.rhead;
+        rp.rhead = b->next;
+        replay_batch_free(b);
+    }
+    pthread_mutex_destroy(&rp.mu);
+    pthread_cond_destroy(&rp.cond);
+    return failed ? -1 : 0;
 }
 
 static int64_t head_of(void *ctx, const char *party)
@@ -1259,16 +1557,14 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     }
     /* Replay: verify the chain, rebuild the engine, check (and unless
      * readonly, repair) the events kept beside the log. */
-    replay_ctx rc = {s, 1, ZERO_HASH, DC_TIME_MIN, errbuf, n};
-    memcpy(rc.prev, ZERO_HASH, STORE_HASH_HEX);
+    replay_ctx rc = {s, DC_TIME_MIN, errbuf, n};
     s->replaying = 1;
     if (store_events_begin_check(s->st, !o->readonly) != 0) {
         snprintf(errbuf, n, "cannot check events");
         svc_close(s);
         return -1;
     }
-    int r = store_each_record(s->st, replay_one, &rc, errbuf, n);
-    if (r != 0) {
+    if (replay_log(s, &rc) != 0) {
         if (!o->readonly)
             store_events_end_check(s->st, head_of, s, NULL, 0); /* commit or nothing */
         svc_close(s);
