@@ -388,17 +388,19 @@ static long long new_text(void *ctx, const char *text, size_t len)
     return t->id;
 }
 
-/* make_events turns the changes of record idx into per-party events,
- * assigning seqs. Returns 0 or -1 (out of memory). emu held. */
-static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
-                       const json_t *args, int packed, store_pending *p)
+/* The flags of an event body's text. */
+#define EVENT_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+
+/* each_event turns the changes of record idx into per-party event objects,
+ * assigning seqs, and gives each to fn (which takes the reference; a party
+ * has its seq only once fn returned 0). Returns 0, or -1 (out of memory,
+ * or fn's -1). emu held. */
+typedef int (*event_fn)(void *ctx, const char *party, int64_t seq, json_t *ev);
+static int each_event(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
+                      const json_t *args, event_fn fn, void *ctx)
 {
-    text_ctx tc = {s, p};
     if (ch->n == 0)
         return 0;
-    p->events = calloc(ch->n * 2, sizeof *p->events);
-    if (!p->events)
-        return -1;
     char tbuf[DC_TIME_BUFLEN];
     dc_time_format(now, tbuf);
     for (size_t i = 0; i < ch->n; i++) {
@@ -431,27 +433,63 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
                 if (json_is_string(reason))
                     json_object_set(ev, "reason", reason);
             }
-            /* The same bytes as json_dumps with these flags; the other
-             * side's geometry text comes from the cache, and is stored
-             * once (packed) rather than in every event that shows it. */
-            jtext_buf tb = {0};
-            const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
-            if (packed)
-                jtext_dump_packed(&tb, ev, flags, s->geo_text, new_text, &tc);
-            else
-                jtext_dump(&tb, ev, flags, s->geo_text);
-            char *body = jtext_take(&tb);
-            json_decref(ev);
-            if (!body)
+            if (fn(ctx, side[k], seq, ev) != 0)
                 return -1;
-            store_event *se = &p->events[p->nevents++];
-            snprintf(se->party, sizeof se->party, "%s", side[k]);
-            se->seq = seq;
-            se->body = body;
             ps->head_seq = seq;
         }
     }
     return 0;
+}
+
+typedef struct {
+    svc *s;
+    store_pending *p;
+    size_t cap;
+    int packed;
+} pending_events;
+
+/* add_event is make_events' event_fn: the body text, as json_dumps with
+ * EVENT_FLAGS gives it; the other side's geometry text comes from the
+ * cache, and is stored once (packed) rather than in every event that
+ * shows it. */
+static int add_event(void *ctx, const char *party, int64_t seq, json_t *ev)
+{
+    pending_events *pe = ctx;
+    store_pending *p = pe->p;
+    if (p->nevents == pe->cap) {
+        size_t cap = pe->cap ? pe->cap * 2 : 4;
+        store_event *ne = realloc(p->events, cap * sizeof *ne);
+        if (!ne) {
+            json_decref(ev);
+            return -1;
+        }
+        p->events = ne;
+        pe->cap = cap;
+    }
+    text_ctx tc = {pe->s, p};
+    jtext_buf tb = {0};
+    if (pe->packed)
+        jtext_dump_packed(&tb, ev, EVENT_FLAGS, pe->s->geo_text, new_text, &tc);
+    else
+        jtext_dump(&tb, ev, EVENT_FLAGS, pe->s->geo_text);
+    char *body = jtext_take(&tb);
+    json_decref(ev);
+    if (!body)
+        return -1;
+    store_event *se = &p->events[p->nevents++];
+    snprintf(se->party, sizeof se->party, "%s", party);
+    se->seq = seq;
+    se->body = body;
+    return 0;
+}
+
+/* make_events turns the changes of record idx into per-party events in p.
+ * Returns 0 or -1 (out of memory). emu held. */
+static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
+                       const json_t *args, int packed, store_pending *p)
+{
+    pending_events pe = {s, p, 0, packed};
+    return each_event(s, ch, idx, now, args, add_event, &pe);
 }
 
 #define RECORD_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
@@ -1072,7 +1110,10 @@ void svc_clock_stop(svc *s)
  * one way and events the other, in batches, through two bounded queues;
  * both stay in log order, so a restart stops at, and reports, the same
  * first problem as a replay of one record after another, and checks the
- * same events before it. */
+ * same events before it. Each thread frees what it allocated, and batches
+ * go back to their maker once used, to be used again: with glibc, memory
+ * freed by the other thread, and large blocks freed and allocated again
+ * (each one consolidates the free lists), cost more than the replay. */
 
 #define REPLAY_BATCH 256 /* records per batch */
 #define REPLAY_QUEUE 8   /* batches in flight each way */
@@ -1095,9 +1136,14 @@ typedef struct replay_batch {
     struct replay_batch *next;
 } replay_batch;
 
+typedef struct {
+    char party[40];
+    int64_t seq, idx; /* idx: the event's record */
+    char *body;       /* owned */
+} replay_event;
+
 typedef struct event_batch {
-    store_event *ev;
-    int64_t *idx; /* each event's record */
+    replay_event *v;
     size_t n, cap;
     struct event_batch *next;
 } event_batch;
@@ -1111,38 +1157,64 @@ typedef struct {
     int nr, ne;       /* batches queued each way */
     int stop;         /* the applier wants no more records */
     int applier_done; /* and will send no more events */
+    replay_batch *rdone; /* used, back to the reader */
+    event_batch *edone;  /* checked, back to the applier */
+    replay_batch *rspare; /* the reader's, emptied */
+    event_batch *espare;  /* the applier's, emptied */
     /* the reader's own */
     int64_t expect_idx;
     char prev[STORE_HASH_HEX];
     replay_batch *cur;
 } replay_pipe;
 
-static void replay_batch_free(replay_batch *b)
+/* replay_batch_clear empties b for use again. */
+static void replay_batch_clear(replay_batch *b)
 {
-    if (!b)
-        return;
     for (size_t i = 0; i < b->n; i++) {
         free(b->rec[i].content);
         if (b->rec[i].fast)
             posbatch_free(&b->rec[i].pb);
     }
+    b->n = 0;
+    b->last = 0;
+    b->err[0] = 0;
+    b->next = NULL;
+}
+
+static void replay_batch_free(replay_batch *b)
+{
+    if (!b)
+        return;
+    replay_batch_clear(b);
     free(b->rec);
     free(b);
+}
+
+static void event_batch_clear(event_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->v[i].body);
+    b->n = 0;
+    b->next = NULL;
 }
 
 static void event_batch_free(event_batch *b)
 {
     if (!b)
         return;
-    for (size_t i = 0; i < b->n; i++)
-        free(b->ev[i].body);
-    free(b->ev);
-    free(b->idx);
+    event_batch_clear(b);
+    free(b->v);
     free(b);
 }
 
-static replay_batch *replay_batch_new(void)
+static replay_batch *replay_batch_new(replay_pipe *rp)
 {
+    if (rp->rspare) {
+        replay_batch *b = rp->rspare;
+        rp->rspare = b->next;
+        b->next = NULL;
+        return b;
+    }
     replay_batch *b = calloc(1, sizeof *b);
     if (b && !(b->rec = malloc(REPLAY_BATCH * sizeof *b->rec))) {
         free(b);
@@ -1152,16 +1224,17 @@ static replay_batch *replay_batch_new(void)
 }
 
 /* check_events checks a batch of re-derived events (reader). */
-static void check_events(svc *s, event_batch *b)
+static void check_events(replay_pipe *rp, event_batch *b)
 {
+    svc *s = rp->s;
     for (size_t i = 0; i < b->n; i++) {
-        const store_event *e = &b->ev[i];
+        const replay_event *e = &b->v[i];
         if (store_events_check_one(s->st, e->party, e->seq, e->body) != 0) {
             s->replay_bad_events++;
             if (!s->replay_first_bad[0])
                 snprintf(s->replay_first_bad, sizeof s->replay_first_bad,
                          "event %s/%" PRId64 " (record %" PRId64 ") differs from the replay",
-                         e->party, e->seq, b->idx[i]);
+                         e->party, e->seq, e->idx);
         }
     }
 }
@@ -1178,9 +1251,10 @@ static void drain_events(replay_pipe *rp)
         rp->ne--;
         pthread_cond_broadcast(&rp->cond);
         pthread_mutex_unlock(&rp->mu);
-        check_events(rp->s, b);
-        event_batch_free(b);
+        check_events(rp, b);
         pthread_mutex_lock(&rp->mu);
+        b->next = rp->edone;
+        rp->edone = b;
     }
 }
 
@@ -1192,6 +1266,15 @@ static int push_records(replay_pipe *rp)
     rp->cur = NULL;
     pthread_mutex_lock(&rp->mu);
     for (;;) {
+        while (rp->rdone) {
+            replay_batch *d = rp->rdone;
+            rp->rdone = d->next;
+            pthread_mutex_unlock(&rp->mu);
+            replay_batch_clear(d);
+            d->next = rp->rspare;
+            rp->rspare = d;
+            pthread_mutex_lock(&rp->mu);
+        }
         drain_events(rp);
         if (rp->stop || rp->nr < REPLAY_QUEUE)
             break;
@@ -1220,7 +1303,7 @@ static int read_one(void *ctx, int64_t idx, const char *prev, const char *hash,
                     const char *content)
 {
     replay_pipe *rp = ctx;
-    if (!rp->cur && !(rp->cur = replay_batch_new()))
+    if (!rp->cur && !(rp->cur = replay_batch_new(rp)))
         return 2; /* reader_main reports it */
     replay_batch *b = rp->cur;
     char want[STORE_HASH_HEX];
@@ -1269,7 +1352,7 @@ static void *reader_main(void *arg)
     pthread_mutex_unlock(&rp->mu);
     if (!stopped) {
         /* the last batch says why reading ended */
-        if (!rp->cur && !(rp->cur = replay_batch_new())) {
+        if (!rp->cur && !(rp->cur = replay_batch_new(rp))) {
             pthread_mutex_lock(&rp->mu);
             rp->stop = 1; /* the applier sees an empty queue and stop */
             pthread_cond_broadcast(&rp->cond);
@@ -1325,6 +1408,43 @@ static int load_record(const char *content, json_t **r, dc_time *t, const char *
     *id = json_string_value(json_object_get(rec, "id"));
     *tok = json_string_value(json_object_get(rec, "token_sha256"));
     *args = json_object_get(rec, "args");
+    return 0;
+}
+
+typedef struct {
+    svc *s;
+    event_batch *out;
+    int64_t idx;
+} replay_out;
+
+/* queue_event is the replay's event_fn: the event's text (as
+ * make_events makes it, in full) joins the batch for the reader to
+ * check. */
+static int queue_event(void *ctx, const char *party, int64_t seq, json_t *ev)
+{
+    replay_out *ro = ctx;
+    event_batch *b = ro->out;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        replay_event *nv = realloc(b->v, cap * sizeof *nv);
+        if (!nv) {
+            json_decref(ev);
+            return -1;
+        }
+        b->v = nv;
+        b->cap = cap;
+    }
+    jtext_buf tb = {0};
+    jtext_dump(&tb, ev, EVENT_FLAGS, ro->s->geo_text);
+    char *body = jtext_take(&tb);
+    json_decref(ev);
+    if (!body)
+        return -1;
+    replay_event *e = &b->v[b->n++];
+    snprintf(e->party, sizeof e->party, "%s", party);
+    e->seq = seq;
+    e->idx = ro->idx;
+    e->body = body;
     return 0;
 }
 
@@ -1390,37 +1510,13 @@ static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
                  err.message, err.field);
         rcode = 1;
     } else {
-        store_pending p;
-        memset(&p, 0, sizeof p);
-        if (make_events(s, &ch, idx, t, args, 0, &p) != 0) {
+        /* the events go to the check (as before, also those made before
+         * running out of memory half-way) */
+        replay_out ro = {s, out, idx};
+        if (each_event(s, &ch, idx, t, args, queue_event, &ro) != 0) {
             snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
             rcode = 1;
         }
-        /* the events made go to the check (as before, also those of a
-         * record that ran out of memory half-way) */
-        if (out->n + p.nevents > out->cap) {
-            size_t cap = (out->n + p.nevents) * 2;
-            store_event *ne = realloc(out->ev, cap * sizeof *ne);
-            if (ne)
-                out->ev = ne;
-            int64_t *ni = ne ? realloc(out->idx, cap * sizeof *ni) : NULL;
-            if (ni)
-                out->idx = ni;
-            if (!ne || !ni) {
-                for (size_t i = 0; i < p.nevents; i++)
-                    free(p.events[i].body);
-                p.nevents = 0;
-                snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
-                rcode = 1;
-            } else {
-                out->cap = cap;
-            }
-        }
-        for (size_t i = 0; i < p.nevents; i++) {
-            out->idx[out->n] = idx;
-            out->ev[out->n++] = p.events[i];
-        }
-        free(p.events);
     }
     dc_error_clear(&err);
     dc_changes_free(&ch);
@@ -1470,7 +1566,11 @@ static int replay_log(svc *s, replay_ctx *rc)
             failed = 1;
             break;
         }
-        event_batch *ev = calloc(1, sizeof *ev);
+        event_batch *ev = rp.espare;
+        if (ev)
+            rp.espare = ev->next;
+        else
+            ev = calloc(1, sizeof *ev);
         if (!ev) {
             snprintf(rc->errbuf, rc->errlen, "out of memory");
             failed = 1;
@@ -1484,11 +1584,13 @@ static int replay_log(svc *s, replay_ctx *rc)
                 failed = 1;
             }
         }
-        replay_batch_free(b);
+        pthread_mutex_lock(&rp.mu);
+        b->next = rp.rdone;
+        rp.rdone = b;
         if (ev) {
-            pthread_mutex_lock(&rp.mu);
             while (rp.ne >= REPLAY_QUEUE)
                 pthread_cond_wait(&rp.cond, &rp.mu);
+            ev->next = NULL;
             if (rp.etail)
                 rp.etail->next = ev;
             else
@@ -1496,7 +1598,16 @@ static int replay_log(svc *s, replay_ctx *rc)
             rp.etail = ev;
             rp.ne++;
             pthread_cond_broadcast(&rp.cond);
-            pthread_mutex_unlock(&rp.mu);
+        }
+        event_batch *done = rp.edone;
+        rp.edone = NULL;
+        pthread_mutex_unlock(&rp.mu);
+        while (done) {
+            event_batch *d = done;
+            done = d->next;
+            event_batch_clear(d);
+            d->next = rp.espare;
+            rp.espare = d;
         }
     }
     pthread_mutex_lock(&rp.mu);
@@ -1510,6 +1621,27 @@ static int replay_log(svc *s, replay_ctx *rc)
         rp.rhead = b->next;
         replay_batch_free(b);
     }
+    while (rp.rdone) {
+        replay_batch *b = rp.rdone;
+        rp.rdone = b->next;
+        replay_batch_free(b);
+    }
+    while (rp.edone) {
+        event_batch *b = rp.edone;
+        rp.edone = b->next;
+        event_batch_free(b);
+    }
+    while (rp.espare) {
+        event_batch *b = rp.espare;
+        rp.espare = b->next;
+        event_batch_free(b);
+    }
+    while (rp.rspare) {
+        replay_batch *b = rp.rspare;
+        rp.rspare = b->next;
+        replay_batch_free(b);
+    }
+
     pthread_mutex_destroy(&rp.mu);
     pthread_cond_destroy(&rp.cond);
     return failed ? -1 : 0;
