@@ -46,7 +46,9 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 
 # ---- in-process engine (also writes the expected counts) ----
 say "deconflict in-process (engine API, one core)"
-"$BUILD/bench_engine" "${SM[@]}" --seed "$SEED" --out "$OUT" --replay-cap "${BENCH_REPLAY_CAP:-45}" \
+# D (restart) writes a data directory under $OUT with the service's own
+# code and times the service's restart of it.
+"$BUILD/bench_engine" "${SM[@]}" --seed "$SEED" --out "$OUT" ${BENCH_REPLAY_RECORDS:+--replay-records "$BENCH_REPLAY_RECORDS"} \
   --scale-steps "${BENCH_SCALE_STEPS:-$([ "$SMOKE" = 1 ] && echo 2 || echo 3)}" >"$OUT/engine.json" \
   || fail "bench_engine failed"
 # Report cost against the number of operations alone (same local picture,

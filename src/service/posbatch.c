@@ -135,16 +135,21 @@ void posbatch_free(posbatch *b)
     memset(b, 0, sizeof *b);
 }
 
-int posbatch_parse(const char *body, size_t len, size_t max_reports, posbatch *b)
+/* parse_batch parses the batch object at c (leaving c after its closing
+ * brace); see posbatch_parse. */
+static int parse_batch(cur *cp, size_t max_reports, posbatch *b)
 {
+    cur c = *cp;
+    size_t len = (size_t)(c.end - c.p);
     memset(b, 0, sizeof *b);
-    cur c = {body, body + len};
     const char *k;
     size_t kn;
     /* text out: never longer than the body (whitespace only shrinks) */
     b->args_text = malloc(len + 32);
     b->units = malloc(len + 1);
-    size_t cap = 1024;
+    /* a report takes at least ~40 bytes of text: a one-report record does
+     * not need room for a thousand */
+    size_t cap = len / 32 + 1 < 1024 ? len / 32 + 1 : 1024;
     b->v = malloc(cap * sizeof *b->v);
     if (!b->args_text || !b->units || !b->v) {
         posbatch_free(b);
@@ -275,15 +280,86 @@ int posbatch_parse(const char *body, size_t len, size_t max_reports, posbatch *b
     }
     if (!eat(&c, '}'))
         goto fallback;
-    ws(&c);
-    if (c.p != c.end)
-        goto fallback;
     PUTS(&o, "]}");
     *o = 0;
     for (size_t i = 0; i < b->n; i++)
         b->v[i].unit = b->units + (uintptr_t)b->v[i].unit;
+    *cp = c;
     return POSBATCH_OK;
 fallback:
     posbatch_free(b);
     return POSBATCH_FALLBACK;
+}
+
+int posbatch_parse(const char *body, size_t len, size_t max_reports, posbatch *b)
+{
+    cur c = {body, body + len};
+    int rc = parse_batch(&c, max_reports, b);
+    if (rc != POSBATCH_OK)
+        return rc;
+    ws(&c);
+    if (c.p != c.end) {
+        posbatch_free(b);
+        return POSBATCH_FALLBACK;
+    }
+    return POSBATCH_OK;
+}
+
+/* lit consumes the literal text want, byte for byte. */
+static int lit(cur *c, const char *want)
+{
+    size_t n = strlen(want);
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, want, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+/* integer reads a JSON integer (no fraction, no exponent) of at most 18
+ * digits, which strtoll converts exactly as jansson does. */
+static int integer(cur *c, int64_t *out)
+{
+    const char *q = c->p;
+    int neg = 0;
+    if (q < c->end && *q == '-') {
+        neg = 1;
+        q++;
+    }
+    const char *digits = q;
+    while (q < c->end && *q >= '0' && *q <= '9')
+        q++;
+    size_t nd = (size_t)(q - digits);
+    if (nd == 0 || nd > 18 || (nd > 1 && digits[0] == '0'))
+        return -1;
+    if (q < c->end && (*q == '.' || *q == 'e' || *q == 'E'))
+        return -1;
+    int64_t v = 0;
+    for (const char *d = digits; d < q; d++)
+        v = v * 10 + (*d - '0');
+    *out = neg ? -v : v;
+    c->p = q;
+    return 0;
+}
+
+int posbatch_parse_record(const char *content, size_t len, size_t max_reports, posbatch *b,
+                          char *party, size_t party_size, int64_t *t)
+{
+    cur c = {content, content + len};
+    memset(b, 0, sizeof *b);
+    if (!lit(&c, "{\"args\":"))
+        return POSBATCH_FALLBACK;
+    int rc = parse_batch(&c, max_reports, b);
+    if (rc != POSBATCH_OK)
+        return rc;
+    const char *p, *tm;
+    size_t pn, tn;
+    if (!lit(&c, ",\"op\":\"positions\",\"party\":") || plain_string(&c, &p, &pn) ||
+        pn >= party_size || !lit(&c, ",\"t\":") || integer(&c, t) || !lit(&c, ",\"time\":") ||
+        plain_string(&c, &tm, &tn) || !lit(&c, ",\"v\":1}") || c.p != c.end) {
+        posbatch_free(b);
+        return POSBATCH_FALLBACK;
+    }
+    memcpy(party, p, pn);
+    party[pn] = 0;
+    return POSBATCH_OK;
 }

@@ -22,6 +22,7 @@
 #define DC_POSBATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dctime.h"
 
@@ -45,5 +46,21 @@ enum { POSBATCH_OK = 0, POSBATCH_FALLBACK = 1, POSBATCH_NOMEM = -1 };
  * or POSBATCH_NOMEM. max_reports bounds the batch (larger: fallback). */
 int posbatch_parse(const char *body, size_t len, size_t max_reports, posbatch *b);
 void posbatch_free(posbatch *b);
+
+/* posbatch_parse_record is the same fast path for a restart: it parses a
+ * log record's content (store.h) when it is a "positions" record exactly
+ * as svc writes one,
+ *
+ *     {"args":BATCH,"op":"positions","party":"P","t":T,"time":"S","v":1}
+ *
+ * with BATCH a batch posbatch_parse accepts, P and S strings without
+ * escapes (P shorter than party_size), T an integer of at most 18 digits,
+ * no whitespace outside BATCH and nothing after. It gives the batch in b
+ * (freed with posbatch_free), the party (copied) and T, the same values
+ * jansson reads from the record. Anything else is POSBATCH_FALLBACK (b
+ * empty): the caller parses the record with jansson. Returns POSBATCH_OK,
+ * POSBATCH_FALLBACK or POSBATCH_NOMEM. */
+int posbatch_parse_record(const char *content, size_t len, size_t max_reports, posbatch *b,
+                          char *party, size_t party_size, int64_t *t);
 
 #endif

@@ -17,12 +17,111 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* WAL pages that make a checkpoint worth doing (SQLite's default), and
+ * the WAL size at which the writer checkpoints itself because the thread
+ * is behind (a bound on the WAL file). */
+#define STORE_CKPT_PAGES 1000
+#define STORE_CKPT_BACKSTOP_PAGES 65536
+
+/* text_memo: shared texts by number, open addressing (texts never change
+ * once written). Bounded in bytes; beyond that, texts are read each time. */
+typedef struct {
+    int64_t *ids; /* 0: empty slot */
+    char **texts;
+    size_t *lens;
+    size_t cap, n, bytes;
+} text_memo;
+
+#define STORE_MEMO_BYTES (256u * 1024 * 1024)
+
+static size_t memo_slot(const text_memo *m, int64_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 17) & (m->cap - 1);
+    while (m->ids[i] && m->ids[i] != id)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static const char *memo_get(const text_memo *m, int64_t id, size_t *len)
+{
+    if (!m->cap)
+        return NULL;
+    size_t i = memo_slot(m, id);
+    if (!m->ids[i])
+        return NULL;
+    *len = m->lens[i];
+    return m->texts[i];
+}
+
+/* memo_put keeps a copy of text; silently does nothing when full or out
+ * of memory (the text is then read again when next needed). */
+static void memo_put(text_memo *m, int64_t id, const char *text, size_t len)
+{
+    if (id == 0 || m->bytes + len > STORE_MEMO_BYTES)
+        return;
+    if ((m->n + 1) * 2 > m->cap) {
+        text_memo g = {0};
+        g.cap = m->cap ? m->cap * 2 : 1024;
+        g.ids = calloc(g.cap, sizeof *g.ids);
+        g.texts = calloc(g.cap, sizeof *g.texts);
+        g.lens = calloc(g.cap, sizeof *g.lens);
+        if (!g.ids || !g.texts || !g.lens) {
+            free(g.ids);
+            free(g.texts);
+            free(g.lens);
+            return;
+        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->ids[i]) {
+                size_t j = memo_slot(&g, m->ids[i]);
+                g.ids[j] = m->ids[i];
+                g.texts[j] = m->texts[i];
+                g.lens[j] = m->lens[i];
+            }
+        g.n = m->n;
+        g.bytes = m->bytes;
+        free(m->ids);
+        free(m->texts);
+        free(m->lens);
+        *m = g;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    size_t i = memo_slot(m, id);
+    m->ids[i] = id;
+    m->texts[i] = copy;
+    m->lens[i] = len;
+    m->n++;
+    m->bytes += len;
+}
+
+static void memo_free(text_memo *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->ids[i])
+            free(m->texts[i]);
+    free(m->ids);
+    free(m->texts);
+    free(m->lens);
+    memset(m, 0, sizeof *m);
+}
+
 struct store {
     sqlite3 *wdb; /* writes: committer, startup, rebuild */
     sqlite3 *rdb; /* event reads */
     pthread_mutex_t wmu, rmu;
     int lock_fd;
     int fix;
+
+    /* The event check of a replay (store_events_*_check): statements kept
+     * prepared for the whole pass, and shared texts held in memory by
+     * number, as the same geometries come back in event after event. */
+    sqlite3_stmt *chk_get, *chk_put, *chk_text;
+    text_memo memo;
 
     /* Checkpoints run in their own thread and connection, so that the
      * commit path (and the answer to a write) never waits for a copy of
@@ -35,11 +134,7 @@ struct store {
     pthread_cond_t ccond;
 };
 
-/* WAL pages that make a checkpoint worth doing (SQLite's default), and
- * the WAL size at which the writer checkpoints itself because the thread
- * is behind (a bound on the WAL file). */
-#define STORE_CKPT_PAGES 1000
-#define STORE_CKPT_BACKSTOP_PAGES 65536
+static void check_done(store *st);
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS log ("
@@ -198,6 +293,7 @@ void store_close(store *st)
         pthread_join(st->ckpt_thread, NULL);
         sqlite3_wal_hook(st->wdb, NULL, NULL);
     }
+    check_done(st);
     sqlite3_close(st->cdb);
     sqlite3_close(st->rdb);
     sqlite3_close(st->wdb);
@@ -459,41 +555,112 @@ int store_events_begin_check(store *st, int fix)
     return 0;
 }
 
+/* check_text gives shared text number ref for the event check: from the
+ * memo, else read (and memoised). NULL when there is no such text. */
+static const char *check_text(store *st, long long ref, size_t *len)
+{
+    const char *t = memo_get(&st->memo, ref, len);
+    if (t)
+        return t;
+    if (!st->chk_text && sqlite3_prepare_v2(st->wdb, "SELECT text FROM texts WHERE id = ?", -1,
+                                            &st->chk_text, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(st->chk_text);
+    sqlite3_bind_int64(st->chk_text, 1, ref);
+    if (sqlite3_step(st->chk_text) != SQLITE_ROW)
+        return NULL;
+    t = (const char *)sqlite3_column_text(st->chk_text, 0);
+    *len = (size_t)sqlite3_column_bytes(st->chk_text, 0);
+    if (!t)
+        t = "";
+    memo_put(&st->memo, ref, t, *len);
+    return t; /* valid until the next step or reset of chk_text */
+}
+
+/* packed_equals says whether stored (packed, jtext.h) unpacks to exactly
+ * body[0..blen), comparing piece by piece instead of building the full
+ * text. A reference that cannot be resolved is a difference. */
+static int packed_equals(store *st, const char *stored, size_t slen, const char *body,
+                         size_t blen)
+{
+    const char *end = stored + slen;
+    size_t at = 0;
+    while (stored < end) {
+        const char *open = memchr(stored, JTEXT_REF_OPEN, (size_t)(end - stored));
+        size_t lit = (size_t)((open ? open : end) - stored);
+        if (lit > blen - at || memcmp(stored, body + at, lit) != 0)
+            return 0;
+        at += lit;
+        if (!open)
+            break;
+        const char *p = open + 1;
+        long long ref = 0;
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
+            ref = ref * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (!digits || p >= end || *p != JTEXT_REF_CLOSE)
+            return 0;
+        size_t tlen = 0;
+        const char *t = check_text(st, ref, &tlen);
+        if (!t || tlen > blen - at || memcmp(t, body + at, tlen) != 0)
+            return 0;
+        at += tlen;
+        stored = p + 1;
+    }
+    return at == blen;
+}
+
 int store_events_check_one(store *st, const char *party, int64_t seq, const char *body)
 {
-    sqlite3_stmt *q = NULL;
     int differs = 1;
-    if (sqlite3_prepare_v2(st->wdb, "SELECT body FROM events WHERE party = ? AND seq = ?", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (!st->chk_get && sqlite3_prepare_v2(st->wdb,
+                                           "SELECT body FROM events WHERE party = ? AND seq = ?",
+                                           -1, &st->chk_get, NULL) != SQLITE_OK)
         return -1;
+    sqlite3_stmt *q = st->chk_get;
+    sqlite3_reset(q);
     sqlite3_bind_text(q, 1, party, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, seq);
-    if (sqlite3_step(q) == SQLITE_ROW) {
+    int s = sqlite3_step(q);
+    if (s == SQLITE_ROW) {
         const char *stored = (const char *)sqlite3_column_text(q, 0);
-        text_lookup tl = {st->wdb, NULL, 0};
-        jtext_buf full = {0};
-        size_t len;
         if (stored)
-            stored = unpack(&tl, stored, &full, &len);
-        differs = !(stored && strcmp(stored, body) == 0);
-        jtext_free(&full);
-        sqlite3_finalize(tl.q);
+            differs = !packed_equals(st, stored, (size_t)sqlite3_column_bytes(q, 0), body,
+                                     strlen(body));
+    } else if (s != SQLITE_DONE) {
+        sqlite3_reset(q);
+        return -1;
     }
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
     if (differs && st->fix) {
-        if (sqlite3_prepare_v2(st->wdb,
+        if (!st->chk_put &&
+            sqlite3_prepare_v2(st->wdb,
                                "INSERT OR REPLACE INTO events(party, seq, body) VALUES (?,?,?)", -1,
-                               &q, NULL) != SQLITE_OK)
+                               &st->chk_put, NULL) != SQLITE_OK)
             return -1;
+        q = st->chk_put;
+        sqlite3_reset(q);
         sqlite3_bind_text(q, 1, party, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, seq);
         sqlite3_bind_text(q, 3, body, -1, SQLITE_STATIC);
-        int s = sqlite3_step(q);
-        sqlite3_finalize(q);
+        s = sqlite3_step(q);
+        sqlite3_reset(q);
         if (s != SQLITE_DONE)
             return -1;
     }
     return differs;
+}
+
+/* check_done releases what the event check held. */
+static void check_done(store *st)
+{
+    sqlite3_finalize(st->chk_get);
+    sqlite3_finalize(st->chk_put);
+    sqlite3_finalize(st->chk_text);
+    st->chk_get = st->chk_put = st->chk_text = NULL;
+    memo_free(&st->memo);
 }
 
 int64_t store_events_end_check(store *st, store_head_fn head, void *ctx, char *first_bad,
@@ -501,6 +668,7 @@ int64_t store_events_end_check(store *st, store_head_fn head, void *ctx, char *f
 {
     sqlite3_stmt *q = NULL;
     int64_t extra = 0;
+    check_done(st);
     if (first_bad_len)
         first_bad[0] = 0;
     if (sqlite3_prepare_v2(st->wdb, "SELECT party, max(seq), count(*) FROM events GROUP BY party",

@@ -57,6 +57,7 @@ struct svc {
     int64_t durable_idx;
     int committing, broken;
     int applying; /* a writer holds emu and will queue a record */
+    int bulk;     /* svc_bulk: commit every SVC_BULK_RECORDS records */
     uint64_t commits, commit_le[8];
     double commit_sum;
 
@@ -78,6 +79,7 @@ struct svc {
     int replaying;
     int replay_fix;
     int64_t replay_bad_events;
+    int64_t replay_rebuilt; /* differing + extra events found at open */
     char replay_first_bad[256];
 };
 
@@ -395,17 +397,19 @@ static long long new_text(void *ctx, const char *text, size_t len)
     return t->id;
 }
 
-/* make_events turns the changes of record idx into per-party events,
- * assigning seqs. Returns 0 or -1 (out of memory). emu held. */
-static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
-                       const json_t *args, int packed, store_pending *p)
+/* The flags of an event body's text. */
+#define EVENT_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+
+/* each_event turns the changes of record idx into per-party event objects,
+ * assigning seqs, and gives each to fn (which takes the reference; a party
+ * has its seq only once fn returned 0). Returns 0, or -1 (out of memory,
+ * or fn's -1). emu held. */
+typedef int (*event_fn)(void *ctx, const char *party, int64_t seq, json_t *ev);
+static int each_event(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
+                      const json_t *args, event_fn fn, void *ctx)
 {
-    text_ctx tc = {s, p};
     if (ch->n == 0)
         return 0;
-    p->events = calloc(ch->n * 2, sizeof *p->events);
-    if (!p->events)
-        return -1;
     char tbuf[DC_TIME_BUFLEN];
     dc_time_format(now, tbuf);
     for (size_t i = 0; i < ch->n; i++) {
@@ -438,27 +442,63 @@ static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
                 if (json_is_string(reason))
                     json_object_set(ev, "reason", reason);
             }
-            /* The same bytes as json_dumps with these flags; the other
-             * side's geometry text comes from the cache, and is stored
-             * once (packed) rather than in every event that shows it. */
-            jtext_buf tb = {0};
-            const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
-            if (packed)
-                jtext_dump_packed(&tb, ev, flags, s->geo_text, new_text, &tc);
-            else
-                jtext_dump(&tb, ev, flags, s->geo_text);
-            char *body = jtext_take(&tb);
-            json_decref(ev);
-            if (!body)
+            if (fn(ctx, side[k], seq, ev) != 0)
                 return -1;
-            store_event *se = &p->events[p->nevents++];
-            snprintf(se->party, sizeof se->party, "%s", side[k]);
-            se->seq = seq;
-            se->body = body;
             ps->head_seq = seq;
         }
     }
     return 0;
+}
+
+typedef struct {
+    svc *s;
+    store_pending *p;
+    size_t cap;
+    int packed;
+} pending_events;
+
+/* add_event is make_events' event_fn: the body text, as json_dumps with
+ * EVENT_FLAGS gives it; the other side's geometry text comes from the
+ * cache, and is stored once (packed) rather than in every event that
+ * shows it. */
+static int add_event(void *ctx, const char *party, int64_t seq, json_t *ev)
+{
+    pending_events *pe = ctx;
+    store_pending *p = pe->p;
+    if (p->nevents == pe->cap) {
+        size_t cap = pe->cap ? pe->cap * 2 : 4;
+        store_event *ne = realloc(p->events, cap * sizeof *ne);
+        if (!ne) {
+            json_decref(ev);
+            return -1;
+        }
+        p->events = ne;
+        pe->cap = cap;
+    }
+    text_ctx tc = {pe->s, p};
+    jtext_buf tb = {0};
+    if (pe->packed)
+        jtext_dump_packed(&tb, ev, EVENT_FLAGS, pe->s->geo_text, new_text, &tc);
+    else
+        jtext_dump(&tb, ev, EVENT_FLAGS, pe->s->geo_text);
+    char *body = jtext_take(&tb);
+    json_decref(ev);
+    if (!body)
+        return -1;
+    store_event *se = &p->events[p->nevents++];
+    snprintf(se->party, sizeof se->party, "%s", party);
+    se->seq = seq;
+    se->body = body;
+    return 0;
+}
+
+/* make_events turns the changes of record idx into per-party events in p.
+ * Returns 0 or -1 (out of memory). emu held. */
+static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
+                       const json_t *args, int packed, store_pending *p)
+{
+    pending_events pe = {s, p, 0, packed};
+    return each_event(s, ch, idx, now, args, add_event, &pe);
 }
 
 #define RECORD_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
@@ -735,6 +775,27 @@ static const char *body_id(const json_t *args)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* bulk_defers says whether record idx may stay queued (svc_bulk). */
+static int bulk_defers(svc *s, int64_t idx)
+{
+    pthread_mutex_lock(&s->qmu);
+    int defer = s->bulk && !s->broken && idx - s->durable_idx < SVC_BULK_RECORDS;
+    pthread_mutex_unlock(&s->qmu);
+    return defer;
+}
+
+int svc_bulk(svc *s, int on)
+{
+    pthread_mutex_lock(&s->emu);
+    int64_t last = s->next_idx - 1;
+    pthread_mutex_unlock(&s->emu);
+    pthread_mutex_lock(&s->qmu);
+    s->bulk = on;
+    int pending = s->durable_idx < last;
+    pthread_mutex_unlock(&s->qmu);
+    return !on && pending ? wait_durable(s, last) : 0;
+}
+
 /* svc_write_impl: svc_write, or with fast != NULL a "positions" write of
  * a parsed batch (args NULL; see svc_write_positions). */
 static dc_status svc_write_impl(svc *s, const char *op, const char *party, const char *id,
@@ -848,7 +909,7 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
     pthread_mutex_unlock(&s->emu);
     free(args_own);
 
-    if (idx > 0 && wait_durable(s, idx) != 0 && st == DC_OK) {
+    if (idx > 0 && !bulk_defers(s, idx) && wait_durable(s, idx) != 0 && st == DC_OK) {
         svc_result_free(res);
         seterr(err, DC_ERR_NOMEM, "", "the log cannot be written");
         return DC_ERR_NOMEM;
@@ -960,6 +1021,7 @@ void svc_get_stats(svc *s, svc_stats *out)
     dc_engine_stats(s->e, &es);
     out->conflicts_open = es.conflicts_open;
     out->records = s->next_idx - 1;
+    out->replay_rebuilt = s->replay_rebuilt;
     pthread_mutex_unlock(&s->emu);
     pthread_mutex_lock(&s->pmu);
     for (size_t i = 0; i < s->nparties; i++) {
@@ -1046,62 +1108,378 @@ void svc_clock_stop(svc *s)
     s->clock_running = 0;
 }
 
-/* ---- open and replay ---- */
+/* ---- open and replay ----
+ *
+ * A restart runs on two threads (the machine has two cores). The reader
+ * reads the log from SQLite, checks the chain and each record's hash,
+ * parses position records of the usual shape (posbatch_parse_record), and
+ * checks (fix: repairs) the events the replay re-derives against the
+ * stored ones: everything that touches the database. The caller's thread
+ * applies the records in order and re-derives their events. Records go
+ * one way and events the other, in batches, through two bounded queues;
+ * both stay in log order, so a restart stops at, and reports, the same
+ * first problem as a replay of one record after another, and checks the
+ * same events before it. Each thread frees what it allocated, and batches
+ * go back to their maker once used, to be used again: with glibc, memory
+ * freed by the other thread, and large blocks freed and allocated again
+ * (each one consolidates the free lists), cost more than the replay. */
+
+#define REPLAY_BATCH 256 /* records per batch */
+#define REPLAY_QUEUE 8   /* batches in flight each way */
+
+typedef struct {
+    int64_t idx;
+    char hash[STORE_HASH_HEX];
+    char *content; /* owned */
+    int fast;      /* pb, party and t hold the parsed record */
+    posbatch pb;
+    char party[64];
+    dc_time t;
+} replay_rec;
+
+typedef struct replay_batch {
+    replay_rec *rec;
+    size_t n;
+    int last;     /* no records after these; why in err ("" at the log's end) */
+    char err[256];
+    struct replay_batch *next;
+} replay_batch;
+
+typedef struct {
+    char party[40];
+    int64_t seq, idx; /* idx: the event's record */
+    char *body;       /* owned */
+} replay_event;
+
+typedef struct event_batch {
+    replay_event *v;
+    size_t n, cap;
+    struct event_batch *next;
+} event_batch;
 
 typedef struct {
     svc *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    replay_batch *rhead, *rtail;
+    event_batch *ehead, *etail;
+    int nr, ne;       /* batches queued each way */
+    int stop;         /* the applier wants no more records */
+    int applier_done; /* and will send no more events */
+    replay_batch *rdone; /* used, back to the reader */
+    event_batch *edone;  /* checked, back to the applier */
+    replay_batch *rspare; /* the reader's, emptied */
+    event_batch *espare;  /* the applier's, emptied */
+    /* the reader's own */
     int64_t expect_idx;
     char prev[STORE_HASH_HEX];
-    dc_time last_t;
-    char *errbuf;
-    size_t errlen;
-} replay_ctx;
+    replay_batch *cur;
+} replay_pipe;
 
-static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash,
-                      const char *content)
+/* replay_batch_clear empties b for use again. */
+static void replay_batch_clear(replay_batch *b)
 {
-    replay_ctx *rc = ctx;
-    svc *s = rc->s;
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->rec[i].content);
+        if (b->rec[i].fast)
+            posbatch_free(&b->rec[i].pb);
+    }
+    b->n = 0;
+    b->last = 0;
+    b->err[0] = 0;
+    b->next = NULL;
+}
+
+static void replay_batch_free(replay_batch *b)
+{
+    if (!b)
+        return;
+    replay_batch_clear(b);
+    free(b->rec);
+    free(b);
+}
+
+static void event_batch_clear(event_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->v[i].body);
+    b->n = 0;
+    b->next = NULL;
+}
+
+static void event_batch_free(event_batch *b)
+{
+    if (!b)
+        return;
+    event_batch_clear(b);
+    free(b->v);
+    free(b);
+}
+
+static replay_batch *replay_batch_new(replay_pipe *rp)
+{
+    if (rp->rspare) {
+        replay_batch *b = rp->rspare;
+        rp->rspare = b->next;
+        b->next = NULL;
+        return b;
+    }
+    replay_batch *b = calloc(1, sizeof *b);
+    if (b && !(b->rec = malloc(REPLAY_BATCH * sizeof *b->rec))) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* check_events checks a batch of re-derived events (reader). */
+static void check_events(replay_pipe *rp, event_batch *b)
+{
+    svc *s = rp->s;
+    for (size_t i = 0; i < b->n; i++) {
+        const replay_event *e = &b->v[i];
+        if (store_events_check_one(s->st, e->party, e->seq, e->body) != 0) {
+            s->replay_bad_events++;
+            if (!s->replay_first_bad[0])
+                snprintf(s->replay_first_bad, sizeof s->replay_first_bad,
+                         "event %s/%" PRId64 " (record %" PRId64 ") differs from the replay",
+                         e->party, e->seq, e->idx);
+        }
+    }
+}
+
+/* drain_events checks every queued event batch; mu held (released while
+ * checking). */
+static void drain_events(replay_pipe *rp)
+{
+    while (rp->ehead) {
+        event_batch *b = rp->ehead;
+        rp->ehead = b->next;
+        if (!rp->ehead)
+            rp->etail = NULL;
+        rp->ne--;
+        pthread_cond_broadcast(&rp->cond);
+        pthread_mutex_unlock(&rp->mu);
+        check_events(rp, b);
+        pthread_mutex_lock(&rp->mu);
+        b->next = rp->edone;
+        rp->edone = b;
+    }
+}
+
+/* push_records queues the reader's current batch, checking events while
+ * the queue is full. Returns 0, or 1 when the applier stopped. */
+static int push_records(replay_pipe *rp)
+{
+    replay_batch *b = rp->cur;
+    rp->cur = NULL;
+    pthread_mutex_lock(&rp->mu);
+    for (;;) {
+        while (rp->rdone) {
+            replay_batch *d = rp->rdone;
+            rp->rdone = d->next;
+            pthread_mutex_unlock(&rp->mu);
+            replay_batch_clear(d);
+            d->next = rp->rspare;
+            rp->rspare = d;
+            pthread_mutex_lock(&rp->mu);
+        }
+        drain_events(rp);
+        if (rp->stop || rp->nr < REPLAY_QUEUE)
+            break;
+        pthread_cond_wait(&rp->cond, &rp->mu);
+    }
+    int stopped = rp->stop;
+    if (!stopped) {
+        if (rp->rtail)
+            rp->rtail->next = b;
+        else
+            rp->rhead = b;
+        rp->rtail = b;
+        rp->nr++;
+        pthread_cond_broadcast(&rp->cond);
+    }
+    pthread_mutex_unlock(&rp->mu);
+    if (stopped)
+        replay_batch_free(b);
+    return stopped;
+}
+
+/* read_one is the reader's store_each_record callback: the chain and hash
+ * checks, then the record joins the batch. Returns 0, 1 (a bad record or
+ * out of memory: the batch's err says why) or 2 (the applier stopped). */
+static int read_one(void *ctx, int64_t idx, const char *prev, const char *hash,
+                    const char *content)
+{
+    replay_pipe *rp = ctx;
+    if (!rp->cur && !(rp->cur = replay_batch_new(rp)))
+        return 2; /* reader_main reports it */
+    replay_batch *b = rp->cur;
     char want[STORE_HASH_HEX];
-    if (idx != rc->expect_idx) {
-        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": missing (found %" PRId64 " next)",
-                 rc->expect_idx, idx);
+    if (idx != rp->expect_idx) {
+        snprintf(b->err, sizeof b->err, "record %" PRId64 ": missing (found %" PRId64 " next)",
+                 rp->expect_idx, idx);
         return 1;
     }
-    if (strcmp(prev, rc->prev) != 0) {
-        snprintf(rc->errbuf, rc->errlen,
+    if (strcmp(prev, rp->prev) != 0) {
+        snprintf(b->err, sizeof b->err,
                  "record %" PRId64 ": previous-hash does not match record %" PRId64, idx, idx - 1);
         return 1;
     }
     store_record_hash(idx, prev, content, want);
     if (strcmp(want, hash) != 0) {
-        snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": content does not match its hash",
+        snprintf(b->err, sizeof b->err, "record %" PRId64 ": content does not match its hash",
                  idx);
         return 1;
     }
+    replay_rec *r = &b->rec[b->n];
+    size_t len = strlen(content);
+    if (!(r->content = malloc(len + 1))) {
+        snprintf(b->err, sizeof b->err, "record %" PRId64 ": out of memory", idx);
+        return 1;
+    }
+    memcpy(r->content, content, len + 1);
+    r->idx = idx;
+    memcpy(r->hash, hash, STORE_HASH_HEX);
+    r->fast = posbatch_parse_record(content, len, DC_MAX_BATCH, &r->pb, r->party,
+                                    sizeof r->party, &r->t) == POSBATCH_OK;
+    b->n++;
+    memcpy(rp->prev, hash, STORE_HASH_HEX);
+    rp->expect_idx = idx + 1;
+    if (b->n == REPLAY_BATCH)
+        return push_records(rp) ? 2 : 0;
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    replay_pipe *rp = arg;
+    char eb[256] = "";
+    int r = store_each_record(rp->s->st, read_one, rp, eb, sizeof eb);
+    pthread_mutex_lock(&rp->mu);
+    int stopped = rp->stop;
+    pthread_mutex_unlock(&rp->mu);
+    if (!stopped) {
+        /* the last batch says why reading ended */
+        if (!rp->cur && !(rp->cur = replay_batch_new(rp))) {
+            pthread_mutex_lock(&rp->mu);
+            rp->stop = 1; /* the applier sees an empty queue and stop */
+            pthread_cond_broadcast(&rp->cond);
+            pthread_mutex_unlock(&rp->mu);
+        } else {
+            rp->cur->last = 1;
+            if (r == -1)
+                snprintf(rp->cur->err, sizeof rp->cur->err, "%s", eb);
+            else if (r != 0 && !rp->cur->err[0])
+                snprintf(rp->cur->err, sizeof rp->cur->err, "out of memory");
+            push_records(rp);
+        }
+    }
+    replay_batch_free(rp->cur);
+    rp->cur = NULL;
+    /* check what the applier still sends */
+    pthread_mutex_lock(&rp->mu);
+    for (;;) {
+        drain_events(rp);
+        if (rp->applier_done)
+            break;
+        pthread_cond_wait(&rp->cond, &rp->mu);
+    }
+    pthread_mutex_unlock(&rp->mu);
+    return NULL;
+}
+
+typedef struct {
+    svc *s;
+    dc_time last_t;
+    char *errbuf;
+    size_t errlen;
+} replay_ctx;
+
+/* load_record reads a record with jansson: *r (to json_decref) holds the
+ * strings given. Returns 0, or -1 when it is not a valid record. */
+static int load_record(const char *content, json_t **r, dc_time *t, const char **op,
+                       const char **party, const char **id, const char **tok,
+                       const json_t **args)
+{
     json_error_t jerr;
-    json_t *r = json_loads(content, JSON_REJECT_DUPLICATES, &jerr);
-    json_t *jt = r ? json_object_get(r, "t") : NULL;
-    json_t *jop = r ? json_object_get(r, "op") : NULL;
+    json_t *rec = json_loads(content, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *jt = rec ? json_object_get(rec, "t") : NULL;
+    json_t *jop = rec ? json_object_get(rec, "op") : NULL;
     if (!json_is_integer(jt) || !json_is_string(jop)) {
-        json_decref(r);
+        json_decref(rec);
+        return -1;
+    }
+    *r = rec;
+    *t = json_integer_value(jt);
+    *op = json_string_value(jop);
+    *party = json_string_value(json_object_get(rec, "party"));
+    *id = json_string_value(json_object_get(rec, "id"));
+    *tok = json_string_value(json_object_get(rec, "token_sha256"));
+    *args = json_object_get(rec, "args");
+    return 0;
+}
+
+typedef struct {
+    svc *s;
+    event_batch *out;
+    int64_t idx;
+} replay_out;
+
+/* queue_event is the replay's event_fn: the event's text (as
+ * make_events makes it, in full) joins the batch for the reader to
+ * check. */
+static int queue_event(void *ctx, const char *party, int64_t seq, json_t *ev)
+{
+    replay_out *ro = ctx;
+    event_batch *b = ro->out;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        replay_event *nv = realloc(b->v, cap * sizeof *nv);
+        if (!nv) {
+            json_decref(ev);
+            return -1;
+        }
+        b->v = nv;
+        b->cap = cap;
+    }
+    jtext_buf tb = {0};
+    jtext_dump(&tb, ev, EVENT_FLAGS, ro->s->geo_text);
+    char *body = jtext_take(&tb);
+    json_decref(ev);
+    if (!body)
+        return -1;
+    replay_event *e = &b->v[b->n++];
+    snprintf(e->party, sizeof e->party, "%s", party);
+    e->seq = seq;
+    e->idx = ro->idx;
+    e->body = body;
+    return 0;
+}
+
+/* apply_one replays one record (applier): as live, an advance to its time,
+ * then the record; its events go to out. Returns 0, or 1 with the reason
+ * in errbuf. */
+static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
+{
+    svc *s = rc->s;
+    int64_t idx = rec->idx;
+    int fast = rec->fast;
+    json_t *r = NULL;
+    dc_time t = rec->t;
+    const char *op = "positions", *party = rec->party, *id = NULL, *tok = NULL;
+    const json_t *args = NULL;
+    if (!fast && load_record(rec->content, &r, &t, &op, &party, &id, &tok, &args) != 0) {
         snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": not a valid record", idx);
         return 1;
     }
-    dc_time t = json_integer_value(jt);
     if (t < rc->last_t) {
         json_decref(r);
         snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": time goes backwards", idx);
         return 1;
     }
-    const char *op = json_string_value(jop);
-    json_t *jp = json_object_get(r, "party"), *jid = json_object_get(r, "id");
-    json_t *jtok = json_object_get(r, "token_sha256");
-    const json_t *args = json_object_get(r, "args");
 
     s->last_now = t;
-    s->next_idx = idx;
-    memcpy(s->tip, prev, STORE_HASH_HEX);
     int is_advance = strcmp(op, "advance") == 0;
     dc_changes pre;
     dc_changes_init(&pre);
@@ -1114,8 +1492,24 @@ static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash
     dc_changes_init(&ch);
     dc_error err = {0};
     size_t accepted = 0;
-    dc_status st = apply(s, op, json_string_value(jp), json_string_value(jid), args,
-                         json_string_value(jtok), t, &ch, &accepted, &err);
+    dc_status st = DC_OK;
+    int fallback = 0;
+    if (fast) {
+        /* as live: a batch whose units or times fail the checks is
+         * applied (and its error given) by the general path */
+        st = apply_positions_fast(s, party, &rec->pb, t, &ch, &accepted, &fallback, &err);
+        if (fallback) {
+            dc_error_clear(&err);
+            memset(&err, 0, sizeof err);
+            if (load_record(rec->content, &r, &t, &op, &party, &id, &tok, &args) != 0) {
+                dc_changes_free(&ch);
+                snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": not a valid record", idx);
+                return 1;
+            }
+        }
+    }
+    if (!fast || fallback)
+        st = apply(s, op, party, id, args, tok, t, &ch, &accepted, &err);
     int rcode = 0;
     if (pre_changed)
         slog_warn("replay_diverges", "\"record\":%" PRId64
@@ -1125,37 +1519,141 @@ static int replay_one(void *ctx, int64_t idx, const char *prev, const char *hash
                  err.message, err.field);
         rcode = 1;
     } else {
-        store_pending p;
-        memset(&p, 0, sizeof p);
-        if (make_events(s, &ch, idx, t, args, 0, &p) != 0) {
+        /* the events go to the check (as before, also those made before
+         * running out of memory half-way) */
+        replay_out ro = {s, out, idx};
+        if (each_event(s, &ch, idx, t, args, queue_event, &ro) != 0) {
             snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
             rcode = 1;
         }
-        for (size_t i = 0; i < p.nevents; i++) {
-            int d = store_events_check_one(s->st, p.events[i].party, p.events[i].seq,
-                                           p.events[i].body);
-            if (d != 0) {
-                s->replay_bad_events++;
-                if (!s->replay_first_bad[0])
-                    snprintf(s->replay_first_bad, sizeof s->replay_first_bad,
-                             "event %s/%" PRId64 " (record %" PRId64 ") differs from the replay",
-                             p.events[i].party, p.events[i].seq, idx);
-            }
-            free(p.events[i].body);
-        }
-        free(p.events);
     }
     dc_error_clear(&err);
     dc_changes_free(&ch);
     json_decref(r);
     if (rcode)
         return rcode;
-    memcpy(rc->prev, hash, STORE_HASH_HEX);
-    memcpy(s->tip, hash, STORE_HASH_HEX);
+    memcpy(s->tip, rec->hash, STORE_HASH_HEX);
     s->next_idx = idx + 1;
     rc->last_t = t;
-    rc->expect_idx = idx + 1;
     return 0;
+}
+
+/* replay_log replays the whole log (see above). Returns 0, or -1 with the
+ * first problem in errbuf. */
+static int replay_log(svc *s, replay_ctx *rc)
+{
+    replay_pipe rp;
+    memset(&rp, 0, sizeof rp);
+    rp.s = s;
+    rp.expect_idx = 1;
+    memcpy(rp.prev, ZERO_HASH, STORE_HASH_HEX);
+    pthread_mutex_init(&rp.mu, NULL);
+    pthread_cond_init(&rp.cond, NULL);
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, reader_main, &rp) != 0) {
+        snprintf(rc->errbuf, rc->errlen, "cannot start the replay's reader thread");
+        pthread_mutex_destroy(&rp.mu);
+        pthread_cond_destroy(&rp.cond);
+        return -1;
+    }
+    int failed = 0, done = 0;
+    while (!done && !failed) {
+        pthread_mutex_lock(&rp.mu);
+        while (!rp.rhead && !rp.stop)
+            pthread_cond_wait(&rp.cond, &rp.mu);
+        replay_batch *b = rp.rhead;
+        if (b) {
+            rp.rhead = b->next;
+            if (!rp.rhead)
+                rp.rtail = NULL;
+            rp.nr--;
+            pthread_cond_broadcast(&rp.cond);
+        }
+        pthread_mutex_unlock(&rp.mu);
+        if (!b) {
+            snprintf(rc->errbuf, rc->errlen, "out of memory");
+            failed = 1;
+            break;
+        }
+        event_batch *ev = rp.espare;
+        if (ev)
+            rp.espare = ev->next;
+        else
+            ev = calloc(1, sizeof *ev);
+        if (!ev) {
+            snprintf(rc->errbuf, rc->errlen, "out of memory");
+            failed = 1;
+        }
+        for (size_t i = 0; ev && i < b->n && !failed; i++)
+            failed = apply_one(rc, &b->rec[i], ev);
+        if (!failed && b->last) {
+            done = 1;
+            if (b->err[0]) {
+                snprintf(rc->errbuf, rc->errlen, "%s", b->err);
+                failed = 1;
+            }
+        }
+        pthread_mutex_lock(&rp.mu);
+        b->next = rp.rdone;
+        rp.rdone = b;
+        if (ev) {
+            while (rp.ne >= REPLAY_QUEUE)
+                pthread_cond_wait(&rp.cond, &rp.mu);
+            ev->next = NULL;
+            if (rp.etail)
+                rp.etail->next = ev;
+            else
+                rp.ehead = ev;
+            rp.etail = ev;
+            rp.ne++;
+            pthread_cond_broadcast(&rp.cond);
+        }
+        event_batch *done = rp.edone;
+        rp.edone = NULL;
+        pthread_mutex_unlock(&rp.mu);
+        while (done) {
+            event_batch *d = done;
+            done = d->next;
+            event_batch_clear(d);
+            d->next = rp.espare;
+            rp.espare = d;
+        }
+    }
+    pthread_mutex_lock(&rp.mu);
+    rp.stop = 1;
+    rp.applier_done = 1;
+    pthread_cond_broadcast(&rp.cond);
+    pthread_mutex_unlock(&rp.mu);
+    pthread_join(reader, NULL);
+    while (rp.rhead) {
+        replay_batch *b = rp.rhead;
+        rp.rhead = b->next;
+        replay_batch_free(b);
+    }
+    while (rp.rdone) {
+        replay_batch *b = rp.rdone;
+        rp.rdone = b->next;
+        replay_batch_free(b);
+    }
+    while (rp.edone) {
+        event_batch *b = rp.edone;
+        rp.edone = b->next;
+        event_batch_free(b);
+    }
+    while (rp.espare) {
+        event_batch *b = rp.espare;
+        rp.espare = b->next;
+        event_batch_free(b);
+    }
+    while (rp.rspare) {
+        replay_batch *b = rp.rspare;
+        rp.rspare = b->next;
+        replay_batch_free(b);
+    }
+
+    pthread_mutex_destroy(&rp.mu);
+    pthread_cond_destroy(&rp.cond);
+    return failed ? -1 : 0;
 }
 
 static int64_t head_of(void *ctx, const char *party)
@@ -1200,16 +1698,14 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     }
     /* Replay: verify the chain, rebuild the engine, check (and unless
      * readonly, repair) the events kept beside the log. */
-    replay_ctx rc = {s, 1, ZERO_HASH, DC_TIME_MIN, errbuf, n};
-    memcpy(rc.prev, ZERO_HASH, STORE_HASH_HEX);
+    replay_ctx rc = {s, DC_TIME_MIN, errbuf, n};
     s->replaying = 1;
     if (store_events_begin_check(s->st, !o->readonly) != 0) {
         snprintf(errbuf, n, "cannot check events");
         svc_close(s);
         return -1;
     }
-    int r = store_each_record(s->st, replay_one, &rc, errbuf, n);
-    if (r != 0) {
+    if (replay_log(s, &rc) != 0) {
         if (!o->readonly)
             store_events_end_check(s->st, head_of, s, NULL, 0); /* commit or nothing */
         svc_close(s);
@@ -1218,6 +1714,7 @@ static int svc_open_impl(const svc_options *o, svc **out, char *errbuf, size_t n
     char extra_msg[256];
     int64_t extra = store_events_end_check(s->st, head_of, s, extra_msg, sizeof extra_msg);
     s->replaying = 0;
+    s->replay_rebuilt = s->replay_bad_events + (extra > 0 ? extra : 0);
     if (extra < 0) {
         snprintf(errbuf, n, "cannot check events");
         svc_close(s);

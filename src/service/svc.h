@@ -95,6 +95,16 @@ dc_status svc_write(svc *s, const char *op, const char *party, const char *id,
 dc_status svc_write_positions(svc *s, const char *party, const posbatch *b, int *fallback,
                               svc_result *res, dc_error *err);
 
+/* svc_bulk turns bulk loading on (on=1) or off (on=0, which commits what
+ * is queued). Writes made meanwhile are applied, logged and chained
+ * exactly as otherwise, but committed together, SVC_BULK_RECORDS records
+ * per transaction, instead of each before its svc_write returns: a write
+ * may return before its record is durable. For loading a data directory
+ * (benchmarks, imports) from one thread only; never behind the HTTP layer.
+ * Returns 0, or -1 when a commit failed (the log is then broken). */
+int svc_bulk(svc *s, int on);
+#define SVC_BULK_RECORDS 20000
+
 /* svc_load_scenario loads a scenario into an empty log as ordinary
  * records, starting the clock at its "clock". *tokens gets
  * {"party": "token"}. */
@@ -130,6 +140,7 @@ typedef struct {
     uint64_t commits;
     uint64_t commit_le[8]; /* cumulative buckets, see SVC_COMMIT_BUCKETS */
     double commit_sum_s;
+    int64_t replay_rebuilt; /* events found differing or extra at open */
 } svc_stats;
 #define SVC_COMMIT_BUCKETS {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5}
 void svc_get_stats(svc *s, svc_stats *st);

@@ -221,3 +221,80 @@ def test_tamper_detected(tmp_path):
     s2 = Server(data).start()
     assert s2.stop() == 0
     assert audit(data).returncode == 0
+
+
+def test_tamper_detected_in_positions_and_shared_texts(tmp_path):
+    """The restart's fast paths (position records read without jansson,
+    stored event bodies compared piece by piece with their shared texts)
+    detect what the general path detects."""
+    data = str(tmp_path / "d")
+    s, toks = start_with_parties(data)
+    A, B = toks["A"], toks["B"]
+    assert s.req("POST", "/v1/operations", token=A, body=op_body("op1")).status_code == 201
+    # position records: in and out of op1, opening and resolving conflicts
+    for i, lon in enumerate([LON, LON + 1.0, LON, LON + 1.0, LON]):
+        r = s.req("POST", "/v1/positions", token=B,
+                  body={"reports": [report("bu", lon=lon, time_="2030-01-01T00:00:0%dZ" % i)]})
+        assert r.status_code == 200, r.text
+    assert s.stop() == 0
+    assert audit(data).returncode == 0
+    dbp = os.path.join(data, "deconflict.db")
+
+    def q(sql, *args):
+        db = sqlite3.connect(dbp)
+        rows = db.execute(sql, args).fetchall()
+        db.commit()
+        db.close()
+        return rows
+
+    import hashlib
+    import shutil
+    pristine = str(tmp_path / "pristine.db")
+    shutil.copy(dbp, pristine)
+    (last,) = q("SELECT max(idx) FROM log")[0]
+    (idx, content, prev) = q("SELECT idx, content, prev FROM log WHERE content LIKE "
+                             "'{\"args\":{\"reports\":%' ORDER BY idx DESC LIMIT 1")[0]
+    assert idx == last
+    # an edited position record
+    q("UPDATE log SET content = replace(content, '\"lon\":37.5', '\"lon\":37.6') WHERE idx = ?",
+      idx)
+    v = audit(data)
+    assert v.returncode == 1 and "record %d" % idx in v.stdout, v.stdout
+    # ... re-hashed: the replay re-derives other events than those stored
+    shutil.copy(pristine, dbp)
+    new = content.replace('"lon":37.5', '"lon":37.6')
+    assert new != content
+    h = hashlib.sha256(("dclog1\n%d\n%s\n" % (idx, prev)).encode() + new.encode()).hexdigest()
+    q("UPDATE log SET content = ?, hash = ? WHERE idx = ?", new, h, idx)
+    v = audit(data)
+    assert v.returncode == 1 and "event" in v.stdout, v.stdout
+    # an edited shared text (the geometry an event body refers to)
+    shutil.copy(pristine, dbp)
+    assert q("SELECT count(*) FROM texts")[0][0] > 0
+    q("UPDATE texts SET text = replace(text, '37.', '38.')")
+    v = audit(data)
+    assert v.returncode == 1 and "event" in v.stdout, v.stdout
+    # a text that is gone, a text one byte shorter
+    shutil.copy(pristine, dbp)
+    q("DELETE FROM texts")
+    v = audit(data)
+    assert v.returncode == 1 and "event" in v.stdout, v.stdout
+    shutil.copy(pristine, dbp)
+    q("UPDATE texts SET text = substr(text, 1, length(text) - 1)")
+    v = audit(data)
+    assert v.returncode == 1 and "event" in v.stdout, v.stdout
+    # an event removed, an event added
+    shutil.copy(pristine, dbp)
+    q("DELETE FROM events WHERE seq = 1 AND party = 'B'")
+    v = audit(data)
+    assert v.returncode == 1 and "event" in v.stdout, v.stdout
+    shutil.copy(pristine, dbp)
+    q("INSERT INTO events(party, seq, body) VALUES ('B', 999, '{}')")
+    v = audit(data)
+    assert v.returncode == 1 and "999" in v.stdout, v.stdout
+    # the service repairs the events at start (texts edited: bodies rewritten in full)
+    shutil.copy(pristine, dbp)
+    q("UPDATE texts SET text = replace(text, '37.', '38.')")
+    s2 = Server(data).start()
+    assert s2.stop() == 0
+    assert audit(data).returncode == 0

@@ -205,10 +205,183 @@ TEST(mutations_never_widen_what_is_accepted)
     EXPECT(accepted > 100);
 }
 
+/* ---- records (posbatch_parse_record, the restart's fast path) ---- */
+
+static int parse_rec(const char *text, posbatch *b, char party[64], int64_t *t)
+{
+    return posbatch_parse_record(text, strlen(text), DC_MAX_BATCH, b, party, 64, t);
+}
+
+/* check_record_same: an accepted record reads as jansson reads it (svc's
+ * load_record): the same t, op "positions", party and args. */
+static void check_record_same(const char *text, const posbatch *b, const char *party, int64_t t)
+{
+    json_error_t je;
+    json_t *r = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    ASSERT(r != NULL);
+    json_t *jt = json_object_get(r, "t");
+    EXPECT(json_is_integer(jt));
+    EXPECT_EQ(json_integer_value(jt), t);
+    EXPECT_STREQ(json_string_value(json_object_get(r, "op")), "positions");
+    EXPECT_STREQ(json_string_value(json_object_get(r, "party")), party);
+    EXPECT(json_object_get(r, "id") == NULL && json_object_get(r, "token_sha256") == NULL);
+    char *args = json_dumps(json_object_get(r, "args"), JSON_COMPACT);
+    ASSERT(args != NULL);
+    check_same(args, b);
+    free(args);
+    json_decref(r);
+}
+
+#define REC_ARGS "{\"reports\":[{\"alt_m\":120.5,\"ce_m\":5.0,\"lat\":36.25,\"lon\":37.5123456," \
+                 "\"time\":\"" T0 "\",\"unit\":\"u0\"}]}"
+#define REC_TAIL ",\"op\":\"positions\",\"party\":\"TR\",\"t\":1486612801000000,\"time\":\"" T0 \
+                 "\",\"v\":1}"
+
+TEST(record_accepts_what_svc_writes)
+{
+    const char *ok[] = {
+        "{\"args\":" REC_ARGS REC_TAIL,
+        /* missing alt_m, null alt_m, integers, negative zero, two reports */
+        "{\"args\":{\"reports\":[{\"ce_m\":5,\"lat\":-0,\"lon\":-0.0,\"time\":\"" T0
+        "\",\"unit\":\"u1\"},{\"alt_m\":null,\"lat\":1,\"lon\":2,\"time\":\"" T0
+        "\",\"unit\":\"u3\"}]}" REC_TAIL,
+        /* jansson also reads whitespace inside the args */
+        "{\"args\":{ \"reports\" : [ {\"unit\":\"u2\",\"lon\":1,\"lat\":2,\"time\":\"" T0
+        "\"} ] }" REC_TAIL,
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":-0,\"time\":\"x\","
+        "\"v\":1}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        posbatch b;
+        char party[64];
+        int64_t t = 0;
+        int rc = parse_rec(ok[i], &b, party, &t);
+        if (rc != POSBATCH_OK)
+            fprintf(stderr, "refused: %s\n", ok[i]);
+        EXPECT_EQ(rc, POSBATCH_OK);
+        if (rc == POSBATCH_OK) {
+            check_record_same(ok[i], &b, party, t);
+            posbatch_free(&b);
+        }
+    }
+}
+
+TEST(record_falls_back_on_anything_unusual)
+{
+    const char *bad[] = {
+        /* escapes, exponents, unknown keys, other fields, other ops */
+        "{\"args\":{\"reports\":[{\"lat\":2,\"lon\":1,\"time\":\"" T0
+        "\",\"unit\":\"u\\u0030\"}]}" REC_TAIL,
+        "{\"args\":{\"reports\":[{\"lat\":2e0,\"lon\":1,\"time\":\"" T0 "\",\"unit\":\"u0\"}]}"
+        REC_TAIL,
+        "{\"args\":{\"reports\":[{\"lat\":2,\"lon\":1,\"owner\":\"TR\",\"time\":\"" T0
+        "\",\"unit\":\"u0\"}]}" REC_TAIL,
+        "{\"args\":{\"reports\":[{\"lat\":2,\"lon\":1,\"time\":\"" T0 "\",\"unit\":\"u0\"}],"
+        "\"x\":1}" REC_TAIL,
+        "{\"args\":" REC_ARGS ",\"id\":\"x\",\"op\":\"positions\",\"party\":\"TR\",\"t\":1,"
+        "\"time\":\"" T0 "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"unit.put\",\"party\":\"TR\",\"t\":1,\"time\":\"" T0
+        "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"T\\\"R\",\"t\":1,\"time\":\"" T0
+        "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":1,\"time\":\"" T0
+        "\",\"token_sha256\":\"00\",\"v\":1}",
+        /* t not a plain integer */
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":1.0,\"time\":\"" T0
+        "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":1e6,\"time\":\"" T0
+        "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":01,\"time\":\"" T0
+        "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":1234567890123456789,"
+        "\"time\":\"" T0 "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":\"1\",\"time\":\"" T0
+        "\",\"v\":1}",
+        /* missing or duplicated fields, another version, trailing bytes */
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":1,\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"t\":1,\"time\":\"" T0 "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"party\":\"TR\",\"t\":1,"
+        "\"time\":\"" T0 "\",\"v\":1}",
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"TR\",\"t\":1,\"time\":\"" T0
+        "\",\"v\":2}",
+        "{\"args\":" REC_ARGS REC_TAIL " ",
+        "{\"args\":" REC_ARGS REC_TAIL "}",
+        "{ \"args\":" REC_ARGS REC_TAIL,
+        "{\"args\":" REC_ARGS ", \"op\":\"positions\",\"party\":\"TR\",\"t\":1,\"time\":\"" T0
+        "\",\"v\":1}",
+        "{\"args\":null" REC_TAIL,
+        "{\"op\":\"positions\",\"party\":\"TR\",\"t\":1,\"time\":\"" T0 "\",\"v\":1}",
+        /* a party too long for the buffer */
+        "{\"args\":" REC_ARGS ",\"op\":\"positions\",\"party\":\"" 
+        "PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP\",\"t\":1,"
+        "\"time\":\"" T0 "\",\"v\":1}",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        posbatch b;
+        char party[64];
+        int64_t t = 0;
+        int rc = parse_rec(bad[i], &b, party, &t);
+        if (rc != POSBATCH_FALLBACK)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+        EXPECT_EQ(rc, POSBATCH_FALLBACK);
+        EXPECT(b.v == NULL && b.args_text == NULL);
+    }
+}
+
+/* Whatever a mutation makes of a good record, an accepted one reads as
+ * jansson reads it. */
+TEST(record_mutations_never_widen_what_is_accepted)
+{
+    const char *base = "{\"args\":{\"reports\":[{\"alt_m\":120.5,\"ce_m\":5.0,\"lat\":36.25,"
+                       "\"lon\":37.5123456,\"time\":\"" T0 "\",\"unit\":\"u0\"}]}" REC_TAIL;
+    const char alphabet[] = "{}[]\":,.-+eE0123456789 \\nulltrue\x01\x80uv";
+    size_t n = strlen(base), accepted = 0;
+    char buf[512];
+    printf("seed %llu\n", (unsigned long long)rng);
+    for (int iter = 0; iter < 20000; iter++) {
+        memcpy(buf, base, n + 1);
+        int muts = 1 + (int)(rnd() % 3);
+        size_t len = n;
+        for (int m = 0; m < muts; m++) {
+            size_t at = rnd() % len;
+            int kind = (int)(rnd() % 3);
+            char c = alphabet[rnd() % (sizeof alphabet - 1)];
+            if (kind == 0) {
+                buf[at] = c;
+            } else if (kind == 1 && len + 1 < sizeof buf) {
+                memmove(buf + at + 1, buf + at, len - at + 1);
+                buf[at] = c;
+                len++;
+            } else if (len > 1) {
+                memmove(buf + at, buf + at + 1, len - at);
+                len--;
+            }
+        }
+        buf[len] = 0;
+        posbatch b;
+        char party[64];
+        int64_t t = 0;
+        if (posbatch_parse_record(buf, len, DC_MAX_BATCH, &b, party, sizeof party, &t) ==
+            POSBATCH_OK) {
+            accepted++;
+            int before = tl_cur_failed;
+            check_record_same(buf, &b, party, t);
+            if (tl_cur_failed && !before)
+                fprintf(stderr, "wrongly accepted: %s\n", buf);
+            posbatch_free(&b);
+        }
+    }
+    EXPECT(accepted > 100);
+}
+
 int main(void)
 {
     RUN(accepts_the_usual_shapes);
     RUN(falls_back_on_anything_unusual);
     RUN(mutations_never_widen_what_is_accepted);
+    RUN(record_accepts_what_svc_writes);
+    RUN(record_falls_back_on_anything_unusual);
+    RUN(record_mutations_never_widen_what_is_accepted);
     return TL_DONE();
 }
