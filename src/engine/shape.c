@@ -708,8 +708,10 @@ static inline double fast_seg(double px, double py, double x, double y, double *
 }
 
 /* Edge i of a ring, in the loops below, runs from v[i - 1] (v[n - 1] for
- * i = 0) to v[i]. A witness window is WIT_EDGES consecutive edges. */
-#define WIT_EDGES 3
+ * i = 0) to v[i]. A witness window is WIT_EDGES consecutive edges, the
+ * nearest in the middle (in the ingest benchmark, 3 edges answered 83 % of
+ * the measurements, 5 edges 88 %, 7 edges 92 % but read more). */
+#define WIT_EDGES 5
 
 static int wit_in_window(int i, int first, int n)
 {
@@ -766,12 +768,12 @@ static int poly_dist_fast(const geo_pt *p, const enu_frame *f, const shp_poly *p
      * true separation is under the bound as well. */
     *out = (in_shell && !in_hole) ? 0 : d;
     if (w) {
-        /* The window is the nearest edge and its two neighbours (the whole
-         * ring when it has fewer edges), so that a nearest vertex has both
-         * its edges inside. lo_other: the least distance to any other edge
-         * (a second pass; the vertices are in cache now). */
+        /* The window is the nearest edge and its neighbours on both sides
+         * (the whole ring when it has fewer edges), so that a nearest
+         * vertex has both its edges inside. lo_other: the least distance
+         * to any other edge (a second pass; the vertices are in cache). */
         const shp_ring *rb = &pg->rings[br];
-        int first = rb->n <= WIT_EDGES ? 0 : (bi + rb->n - 1) % rb->n;
+        int first = rb->n <= WIT_EDGES ? 0 : (bi + rb->n - WIT_EDGES / 2) % rb->n;
         double other2 = INFINITY;
         for (int r = 0; r < pg->nrings; r++) {
             const shp_ring *rg = &pg->rings[r];
@@ -848,6 +850,15 @@ static int poly_dist_fast(const geo_pt *p, const enu_frame *f, const shp_poly *p
  *  - The rest of poly_dist_fast: its reach test passes when reach + chord
  *    + 1 mm is within FAST_MAX_REACH (triangle inequality); fast_eps runs
  *    on the same d and lmax.
+ *  - Inside (state 2), the answer is 0 whatever d is, once fast_eps(d)
+ *    passes; so no vertex is read. The full scan's planar distance is at
+ *    most the nearest edge's at p0 (d_near) + delta + 2 slack = h (the
+ *    same Lipschitz bound, upwards). Its d is asin(h k) / k with k under
+ *    1 / CURV_R (every radius of curvature of WGS84 is at least b^2 / a,
+ *    which CURV_R rounds down), and asin(h k) / k grows with k: so d is at
+ *    most CURV_R asin(h / CURV_R), kept 1e-9 high against rounding; and
+ *    fast_eps grows with d (with rounding too: every step is monotonic).
+ *    If fast_eps passes at that bound, it passes at d.
  * Anything else declines, and the caller runs the full scan. */
 #define WIT_SLACK 1e-6
 
@@ -862,6 +873,14 @@ static int poly_dist_witness(const geo_pt *p, const enu_frame *f, const shape_wi
     double slack = WIT_SLACK + 1e-12 * w->reach;
     if (!(w->d_near - delta > 2 * slack))
         return 0;
+    if (w->state == 2) {
+        double h = w->d_near + delta + 2 * slack;
+        if (!(h < CURV_R &&
+              fast_eps(CURV_R * asin(h / CURV_R) * (1 + 1e-9), w->lmax) <= FAST_MAX_ERR))
+            return 0;
+        *out = 0;
+        return 1;
+    }
     /* The window's edges in ascending index order (the full scan's order,
      * which decides ties). */
     int n = w->n, k = n < WIT_EDGES ? n : WIT_EDGES, idx[WIT_EDGES];
@@ -889,7 +908,7 @@ static int poly_dist_witness(const geo_pt *p, const enu_frame *f, const shape_wi
     double d = plane_to_geodesic(f, bx, by);
     if (!(fast_eps(d, w->lmax) <= FAST_MAX_ERR))
         return 0;
-    *out = w->state == 2 ? 0 : d;
+    *out = d; /* outside */
     return 1;
 }
 

@@ -1287,7 +1287,10 @@ static void wit_walks(const char *what, double lon, double lat, double size, int
     for (int walk = 0; walk < 12; walk++) {
         shape_witness w;
         memset(&w, 0, sizeof w);
-        double r = walk % 4 == 0 ? 0 : walk % 4 == 1 ? uni(5, 50) : walk % 4 == 2 ? uni(0, 3000) : 0.5;
+        double r = walk % 4 == 0   ? 0
+                   : walk % 4 == 1 ? uni(5, 50)
+                   : walk % 4 == 2 ? uni(0, 3000)
+                                   : 0.5;
         double T = uni(0, 2 * size);
         double plon, plat;
         int mode = walk % 3, v = (int)uni(0, rg->n);
@@ -1303,8 +1306,10 @@ static void wit_walks(const char *what, double lon, double lat, double size, int
             if (mode == 2) /* across the edge from vertex v, back and forth */
                 step = u < 0.5 ? uni(0, 0.01) : uni(0, 30);
             else
-                step = u < 0.1 ? uni(0, 0.01) : u < 0.8 ? uni(5, 40) : u < 0.95 ? uni(40, 400)
-                                                                               : uni(400, 3 * size);
+                step = u < 0.1    ? uni(0, 0.01)
+                       : u < 0.8  ? uni(5, 40)
+                       : u < 0.95 ? uni(40, 400)
+                                  : uni(400, 3 * size);
             if (mode != 0 && urand() < 0.3) { /* back towards the vertex */
                 double d = inv(plat, plon, rg->lat[v], rg->lon[v], &azi);
                 step = fmin(step, d * uni(0.5, 1.2));
@@ -1328,8 +1333,7 @@ TEST(witness_walks)
                   i % 2);
         wit_walks("antimeridian", 180, uni(-60, 60), uni(200, 1500), 8 + (int)uni(0, 57), 1);
         wit_walks("equator", uni(-1, 1), 0, uni(200, 1500), 16, 0);
-        wit_walks("large", uni(-180, 180), uni(-60, 60), uni(5e3, 5e4), 8 + (int)uni(0, 57),
-                  i % 2);
+        wit_walks("large", uni(-180, 180), uni(-60, 60), uni(5e3, 5e4), 8 + (int)uni(0, 57), i % 2);
     }
     printf("     witness walks: %d steps, %d answered from the window\n", wit_steps, wit_short);
     EXPECT_EQ(wit_bad, 0);
