@@ -927,10 +927,10 @@ static double point_dist_fast(const geo_pt *a, const geo_pt *b)
 static double separation_disc(const geo_pt *c, double r, const dc_shape *b, double cutoff,
                               shape_witness *w)
 {
-    if (b->kind != SHP_POLY || b->npoly != 1)
-        w = NULL; /* witnesses cover one polygon */
     enu_frame f;
     int have_f = 0;
+    /* A filled witness was filled with this b, which is therefore a single
+     * polygon: b itself (a cache miss) need not be read to know it. */
     if (w && w->state) {
         /* Shortcut, bit for bit the value of the full path below: the
          * polygon term is poly_dist_fast's (see poly_dist_witness). The
@@ -949,6 +949,8 @@ static double separation_disc(const geo_pt *c, double r, const dc_shape *b, doub
                 return d > 0 ? d : 0;
         }
     }
+    if (b->kind != SHP_POLY || b->npoly != 1)
+        w = NULL; /* witnesses cover one polygon */
     geo_ball ball = {{c->x, c->y, c->z}, r + 1e-3};
     double lb = geo_ball_gap(&ball, &b->ball);
     if (lb > cutoff)
@@ -984,6 +986,15 @@ double shape_separation_disc_w(const geo_pt *c, double r, const dc_shape *b, dou
                                shape_witness *w)
 {
     return separation_disc(c, r, b, cutoff, w);
+}
+
+void shape_witness_prefetch(const shape_witness *w)
+{
+    if (w->state != 1)
+        return; /* empty, or inside: no vertex will be read */
+    int n = w->n, k = n < WIT_EDGES ? n : WIT_EDGES;
+    for (int j = -1; j < k; j++)
+        __builtin_prefetch(&w->v[(w->first + j + n) % n]);
 }
 
 int shape_witness_check(const dc_shape *b, const shape_witness *w)

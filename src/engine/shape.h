@@ -114,6 +114,10 @@ typedef struct {
 double shape_separation_disc_w(const geo_pt *c, double r, const dc_shape *b, double cutoff,
                                shape_witness *w);
 
+/* shape_witness_prefetch asks the CPU to start loading the vertices that
+ * a measurement with w will read (a hint: no effect on any result). */
+void shape_witness_prefetch(const shape_witness *w);
+
 /* shape_witness_check verifies that w (filled by shape_separation_disc_w
  * with b) holds for b: its ring, and its bounds recomputed at p0. Returns 0
  * (also for an empty witness) or -1. Costs a full scan of the polygon. */
