@@ -979,6 +979,15 @@ static int nl_build(dc_engine *e, unit *u)
     if (u->nl->n == 0) { /* the common case in a quiet area: hold no memory */
         free(u->nl);
         u->nl = NULL;
+    } else if (u->nl->n < u->nl->cap) {
+        /* Entries carry a witness (~100 bytes each) and lists are short
+         * (about 2 in the benchmark's dense theatre): hold no spare room.
+         * Rebuilds are rare (a new index box), so regrowing is cheap. */
+        struct nlist *g = realloc(u->nl, sizeof *g + sizeof g->e[0] * (size_t)u->nl->n);
+        if (g) {
+            g->cap = g->n;
+            u->nl = g;
+        }
     }
     u->nl_valid = 1;
     return 0;
