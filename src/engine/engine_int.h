@@ -98,6 +98,9 @@ typedef struct volume {
     int indexed;
     rtree_box box;
     uint64_t mark; /* == engine gen: within reach of the unit being reconciled */
+    /* Valid while mark == engine gen: the witness (shape.h) kept for this
+     * volume in that unit's neighbour list. */
+    shape_witness *wit;
 } volume;
 
 typedef struct op {

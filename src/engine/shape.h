@@ -88,4 +88,39 @@ int shape_check(const dc_shape *s);
  * (centre c, radius r), so that units need no shape object. */
 double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, double cutoff);
 
+/* shape_witness: what one disc-to-polygon measurement from a centre p0
+ * proved about the polygon near p0 (shape.c, "witnesses"): a window of a
+ * few edges holding the nearest one, lower bounds on the distance to every
+ * other edge, and the side of the boundary p0 is on. A later measurement
+ * from a centre near p0 then reads the window only. Owned by the caller;
+ * all zero is an empty witness. A witness stays true for as long as its
+ * shape lives, whatever happens meanwhile, but it is about one shape: pass
+ * it only with the shape it was filled with. */
+typedef struct {
+    double ref[3];   /* ECEF of p0 */
+    const geo_pt *v; /* the vertices of the window's ring (borrowed from the shape) */
+    double lo_other; /* planar distance at p0 to every edge outside the window, at least */
+    double d_near;   /* planar distance at p0 to every edge, at least */
+    double reach;    /* chord from p0 to the far side of the polygon's ball */
+    double lmax;     /* the polygon's longest edge */
+    int n, first;    /* the ring's vertex count; the window's first edge */
+    int state;       /* 0 empty, 1 p0 outside, 2 p0 inside */
+} shape_witness;
+
+/* shape_separation_disc_w is shape_separation_disc, returning the very same
+ * value (bit for bit), that reads and refreshes the witness w (may be NULL)
+ * of b: when w proves that the nearest edge from c is still in its window,
+ * only that window is read. */
+double shape_separation_disc_w(const geo_pt *c, double r, const dc_shape *b, double cutoff,
+                               shape_witness *w);
+
+/* shape_witness_prefetch asks the CPU to start loading the vertices that
+ * a measurement with w will read (a hint: no effect on any result). */
+void shape_witness_prefetch(const shape_witness *w);
+
+/* shape_witness_check verifies that w (filled by shape_separation_disc_w
+ * with b) holds for b: its ring, and its bounds recomputed at p0. Returns 0
+ * (also for an empty witness) or -1. Costs a full scan of the polygon. */
+int shape_witness_check(const dc_shape *b, const shape_witness *w);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "engine_int.h" /* candidate_marks_wrap sets the engine's counter */
+#include "shape.h"
 #include "testlib.h"
 
 static struct geod_geodesic G;
@@ -1228,6 +1229,78 @@ TEST(neighbour_list_in_a_huge_box)
     dc_engine_free(e);
 }
 
+/* A unit walking in and out of a notched polygon with a hole, around its
+ * vertices and across its edges, with small and large ce_m: after every
+ * report the conflict (open or not, its distance) agrees with the exact
+ * separation, and dc_engine_check (which compares every neighbour-list
+ * witness against a full measurement, bit for bit) passes. Catches a
+ * witness shortcut that keeps a stale nearest edge or a stale side. */
+TEST(witness_walk)
+{
+    dc_engine *e = engine3();
+    ASSERT_EQ(add_unit(e, "B", "u1", "ground"), DC_OK);
+    double clon, clat, lon, lat;
+    east(3000, &clon, &clat);
+    json_t *shell = json_array(), *hole = json_array();
+    for (int i = 0; i <= 48; i++) { /* a star: deep notches between 24 points */
+        geod_direct(&G, clat, clon, (i % 48) * 7.5, i % 2 ? 700 : 1200, &lat, &lon, 0);
+        json_array_append_new(shell, json_pack("[f,f]", lon, lat));
+    }
+    for (int i = 0; i <= 6; i++) {
+        geod_direct(&G, clat, clon, (i % 6) * -60.0, 200, &lat, &lon, 0);
+        json_array_append_new(hole, json_pack("[f,f]", lon, lat));
+    }
+    json_t *geom = json_pack("{s:s,s:[o,o]}", "type", "Polygon", "coordinates", shell, hole);
+    shape_error serr;
+    dc_shape *ref = NULL;
+    ASSERT_EQ(shape_from_geojson(geom, 0, 0, "geometry", &ref, &serr), 0);
+    json_t *vol = json_pack("{s:O,s:s,s:s}", "geometry", geom, "start", iso(T0), "end",
+                            iso(T0 + 4 * HOUR));
+    json_decref(geom);
+    const double hazard = 300, warning = 300, T = hazard + warning + 0.05;
+    ASSERT_EQ(put_op(e, "A", op_body("op1", "strike", hazard, warning, vol, NULL), T0, NULL),
+              DC_OK);
+    int bad = 0, opened = 0;
+    const int n = 1500;
+    for (int k = 0; k < n; k++) {
+        /* round and round, 0.4 degrees (3-15 m) a step, in and out between
+         * 50 and 2,200 m from the centre; every fifth step a 1 m nudge, and
+         * now and then a jump of hundreds of metres and back (within the
+         * index box that ce_m 800 left, so that the witnesses stay) */
+        double az = k * 0.4 + (k % 5 == 4 ? 0.05 : 0) + (k % 13 == 6 ? 40 : 0);
+        double dist = 1125 + 1075 * sin(k * 0.03);
+        double ce = k % 7 == 0 ? 800 : k % 3 ? 10 : 0;
+        geod_direct(&G, clat, clon, az, dist, &lat, &lon, 0);
+        dc_time t = T0 + (k + 1) * DC_USEC;
+        json_t *r = json_pack("{s:s,s:f,s:f,s:f,s:s}", "unit", "u1", "lon", lon, "lat", lat,
+                              "ce_m", ce, "time", iso(t));
+        json_t *b = json_pack("{s:[o]}", "reports", r);
+        dc_error err = {0};
+        size_t acc = 0;
+        ASSERT_EQ(dc_positions_report(e, "B", b, t, &acc, NULL, &err), DC_OK);
+        json_decref(b);
+        dc_shape *disc = shape_disc(lon, lat, ce);
+        double want = shape_separation_exact(ref, disc, 1e9);
+        shape_free(disc);
+        json_t *v = find_view(e, "B", "u1", "op1", "open");
+        double got = v ? json_real_value(json_object_get(v, "distance_m")) : NAN;
+        json_decref(v);
+        opened += v != NULL;
+        int ok = fabs(want - T) < 0.01 ||
+                 (want <= T ? v && fabs(got - want) <= 0.051 : v == NULL);
+        if (!ok && bad++ < 5)
+            TL_FAIL_("step %d (%.1f m from the centre, ce %.0f): conflict %s, distance %.1f; "
+                     "exact separation %.3f",
+                     k, dist, ce, v ? "open" : "not open", got, want);
+        if (k % 25 == 0 && check_engine(e, t, "witness_walk") != 0)
+            break;
+    }
+    printf("     %d of %d reports in conflict\n", opened, n);
+    EXPECT(opened > n / 5 && opened < n - n / 10);
+    shape_free(ref);
+    dc_engine_free(e);
+}
+
 static json_t *script(void)
 {
     dc_engine *e = engine3();
@@ -1340,6 +1413,7 @@ int main(void)
     dc_time_parse("2017-02-09T04:00:00Z", &T0);
     RUN(parties);
     RUN(neighbour_list_in_a_huge_box);
+    RUN(witness_walk);
     RUN(listings_and_need_to_know);
     RUN(interlock_and_acks);
     RUN(operation_states);

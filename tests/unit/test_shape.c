@@ -1247,6 +1247,99 @@ TEST(near_edges_large)
     printf("     near-edge points: %d\n", n);
 }
 
+/* ---- witnesses: shape_separation_disc_w must equal shape_separation_disc
+ * bit for bit, whatever the walk: nearest edge changing, crossing the
+ * boundary (shell and hole), hugging a vertex, jumps of kilometres, large
+ * discs, cutoffs just above the answer. Counts how often the shortcut was
+ * taken so that a test that never exercises it fails too. ---- */
+static int wit_steps, wit_short, wit_bad;
+
+static void wit_step(const dc_shape *s, shape_witness *w, double lon, double lat, double r,
+                     double cutoff, const char *what)
+{
+    geo_pt p = geo_pt_make(norm_lon(lon), lat);
+    shape_witness before = *w;
+    double want = shape_separation_disc(&p, r, s, cutoff);
+    double got = shape_separation_disc_w(&p, r, s, cutoff, w);
+    wit_steps++;
+    /* unchanged, yet from another point: the window answered */
+    if (before.state && memcmp(&before, w, sizeof before) == 0 &&
+        (before.ref[0] != p.x || before.ref[1] != p.y || before.ref[2] != p.z) && want < cutoff)
+        wit_short++;
+    if (memcmp(&want, &got, sizeof want) != 0 || shape_witness_check(s, w) != 0) {
+        if (wit_bad++ < 10)
+            TL_FAIL_("%s: at %.9f %.9f r %.3f cutoff %.3f: with witness %.17g, without %.17g, "
+                     "check %d",
+                     what, p.lon, p.lat, r, cutoff, got, want, shape_witness_check(s, w));
+    }
+}
+
+static void wit_walks(const char *what, double lon, double lat, double size, int n, int hole)
+{
+    tshape a;
+    make_star_n(&a, lon, lat, size, n, hole);
+    dc_shape *s = prepare(&a, 0);
+    if (!s) {
+        tshape_free(&a);
+        return;
+    }
+    const tring *rg = &a.p[0].r[urand() < 0.7 || !hole ? 0 : 1];
+    for (int walk = 0; walk < 12; walk++) {
+        shape_witness w;
+        memset(&w, 0, sizeof w);
+        double r = walk % 4 == 0   ? 0
+                   : walk % 4 == 1 ? uni(5, 50)
+                   : walk % 4 == 2 ? uni(0, 3000)
+                                   : 0.5;
+        double T = uni(0, 2 * size);
+        double plon, plat;
+        int mode = walk % 3, v = (int)uni(0, rg->n);
+        if (mode == 0) /* anywhere near */
+            dest(lon, lat, uni(0, 360), uni(0, 1.6) * size, &plon, &plat);
+        else /* at a vertex */
+            plon = rg->lon[v], plat = rg->lat[v];
+        for (int k = 0; k < 150; k++) {
+            double cutoff = k % 5 == 4 ? 1e9 : T + 0.05;
+            wit_step(s, &w, plon, plat, r, cutoff, what);
+            double step, azi = uni(0, 360);
+            double u = urand();
+            if (mode == 2) /* across the edge from vertex v, back and forth */
+                step = u < 0.5 ? uni(0, 0.01) : uni(0, 30);
+            else
+                step = u < 0.1    ? uni(0, 0.01)
+                       : u < 0.8  ? uni(5, 40)
+                       : u < 0.95 ? uni(40, 400)
+                                  : uni(400, 3 * size);
+            if (mode != 0 && urand() < 0.3) { /* back towards the vertex */
+                double d = inv(plat, plon, rg->lat[v], rg->lon[v], &azi);
+                step = fmin(step, d * uni(0.5, 1.2));
+            }
+            dest(plon, plat, azi, step, &plon, &plat);
+        }
+    }
+    shape_free(s);
+    tshape_free(&a);
+}
+
+TEST(witness_walks)
+{
+    wit_steps = wit_short = wit_bad = 0;
+    for (int i = 0; i < 6; i++) {
+        /* the ingest benchmark's volumes */
+        wit_walks("bench-like", uni(35, 40), uni(34, 38), uni(200, 1500), 8 + (int)uni(0, 57),
+                  i % 2);
+        wit_walks("small, few vertices", uni(-180, 180), uni(-70, 70), uni(30, 300), 3 + i, 0);
+        wit_walks("near the pole", uni(-180, 180), 89.98, uni(200, 1500), 8 + (int)uni(0, 57),
+                  i % 2);
+        wit_walks("antimeridian", 180, uni(-60, 60), uni(200, 1500), 8 + (int)uni(0, 57), 1);
+        wit_walks("equator", uni(-1, 1), 0, uni(200, 1500), 16, 0);
+        wit_walks("large", uni(-180, 180), uni(-60, 60), uni(5e3, 5e4), 8 + (int)uni(0, 57), i % 2);
+    }
+    printf("     witness walks: %d steps, %d answered from the window\n", wit_steps, wit_short);
+    EXPECT_EQ(wit_bad, 0);
+    EXPECT(wit_short > wit_steps / 4);
+}
+
 int main(void)
 {
     geod_init(&G, 6378137.0, 1 / 298.257223563);
@@ -1272,6 +1365,7 @@ int main(void)
     /* last, so that the tests above draw the same shapes for a seed as
      * before it was added */
     RUN(sep_fast_vs_exact);
+    RUN(witness_walks);
     if (tl_failed)
         printf("seed %llu\n", (unsigned long long)seed);
     return TL_DONE();
