@@ -443,10 +443,10 @@ static dc_time tmin(dc_time a, dc_time b)
 
 
 /* only: when nonzero, just the volumes whose mark equals it can be within
- * reach (the unit's neighbour list said so); the others are skipped, and
- * the others' distances are measured with the witness that the list keeps
- * for them (V->wit), which gives the very same value, bit for bit, as
- * measuring without (shape_separation_disc_w). */
+ * reach (the unit's neighbour list said so); the others are skipped. The
+ * marked ones are measured with the witness that the list keeps for them
+ * (V->wit), which gives the very same value, bit for bit, as measuring
+ * without one (shape_separation_disc_w). */
 static void eval_op_unit(const op *H, const unit *U, dc_time now, uint64_t only, eval_t *ev)
 {
     eval_init(ev);

@@ -21,7 +21,9 @@
  * Fast paths (tangent planes with proven error bounds, falling back to the
  * exact path whenever the bound is not met) serve a disc against a polygon
  * (poly_dist_fast) and a polygon against a polygon (poly_poly_fast);
- * shape_separation_exact bypasses both, for tests. */
+ * shape_separation_exact bypasses both, for tests. A witness (see
+ * "witnesses") lets a disc that moved a little since its last measurement
+ * against a polygon be measured from a few edges, with the same result. */
 #include "shape.h"
 
 #include <math.h>
