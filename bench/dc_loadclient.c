@@ -265,16 +265,53 @@ static char *positions_body(const wl_report *rep, int n, dc_time t, size_t *len)
 
 /* ---- A ---- */
 
+/* A party's batches must reach the service in stream order, as they reach
+ * the engine in bench_engine: batches b and b + nparties move the same
+ * units, and applied the other way round (the older report is then
+ * ignored) they open different conflicts. Batch b is on connection b % nk,
+ * its party's previous batch may be on another, which a busy machine can
+ * let fall behind; so a batch waits for its party's previous one. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *done; /* per batch */
+    int stopped;         /* a connection stopped early, at the time cap */
+} ing_order;
+
+static int wait_turn(ing_order *o, long b, int gap)
+{
+    if (b < gap)
+        return 1;
+    pthread_mutex_lock(&o->mu);
+    while (!o->done[b - gap] && !o->stopped)
+        pthread_cond_wait(&o->cv, &o->mu);
+    int ok = o->done[b - gap];
+    pthread_mutex_unlock(&o->mu);
+    return ok;
+}
+
+static void order_mark(ing_order *o, long b, int stop)
+{
+    pthread_mutex_lock(&o->mu);
+    if (b >= 0)
+        o->done[b] = 1;
+    if (stop)
+        o->stopped = 1;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
 typedef struct {
     char **body;
     size_t *blen;
     const int *bp, *bn;
     char (*tok)[128];
     long nb;
-    int k, nk;
+    int k, nk, nparties;
     double cap, t0, t_end;
     long *opened; /* per batch, -1 when not done */
     long reports;
+    ing_order *order;
 } ing_ctx;
 
 static void *ingest(void *arg)
@@ -282,9 +319,12 @@ static void *ingest(void *arg)
     ing_ctx *x = arg;
     conn c;
     conn_open(&c);
+    int early = 0;
     for (long b = x->k; b < x->nb; b += x->nk) {
-        if (wl_now_s() - x->t0 > x->cap)
+        if (wl_now_s() - x->t0 > x->cap || !wait_turn(x->order, b, x->nparties)) {
+            early = 1; /* the cap: let no other connection wait for this one */
             break;
+        }
         char *resp;
         int st = request(&c, "POST", "/v1/positions", x->tok[x->bp[b]], x->body[b], x->blen[b],
                          &resp);
@@ -298,7 +338,10 @@ static void *ingest(void *arg)
         if (acc != x->bn[b])
             die("batch %ld: accepted %ld of %d", b, acc, x->bn[b]);
         x->reports += x->bn[b];
+        order_mark(x->order, b, 0);
     }
+    if (early)
+        order_mark(x->order, -1, 1);
     x->t_end = wl_now_s();
     conn_close(&c);
     return NULL;
@@ -456,9 +499,11 @@ int main(int argc, char **argv)
     if (nconns < 1 || nconns > 16)
         nconns = 2;
     ing_ctx ix[16];
+    ing_order order = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, calloc(nb, 1), 0};
     double ts = wl_now_s();
     for (int k = 0; k < nconns; k++) {
-        ix[k] = (ing_ctx){body, blen, bp, bn, tok, nb, k, nconns, cap, ts, ts, opened, 0};
+        ix[k] = (ing_ctx){body, blen, bp, bn, tok, nb, k, nconns, w.nparties, cap, ts, ts,
+                          opened, 0, &order};
         pthread_create(&th[k], NULL, ingest, &ix[k]);
     }
     long reports = 0;
