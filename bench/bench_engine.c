@@ -601,8 +601,12 @@ int main(int argc, char **argv)
         double g0 = wl_now_s();
         int64_t n = write_store(dir, &w, replay_n > 0 ? replay_n : sc.replay);
         double gsecs = wl_now_s() - g0;
-        fprintf(stderr, "D: the service wrote %" PRId64 " records to %s in %.1f s\n", n, dir,
-                gsecs);
+        int reused = n < 0;
+        if (!reused)
+            fprintf(stderr, "D: the service wrote %" PRId64 " records to %s in %.1f s\n", n, dir,
+                    gsecs);
+        else
+            fprintf(stderr, "D: restarting the log already in %s\n", dir);
         restart_res r = restart(dir);
         if (n < 0)
             n = r.records; /* an earlier run's store */
@@ -615,7 +619,8 @@ int main(int argc, char **argv)
         json_object_set_new(res, "replay_records", json_integer(r.records));
         json_object_set_new(res, "replay_records_per_s", json_real(round(r.records / r.secs)));
         json_object_set_new(res, "replay_secs", json_real(r.secs));
-        json_object_set_new(res, "replay_write_secs", json_real(gsecs));
+        if (!reused)
+            json_object_set_new(res, "replay_write_secs", json_real(gsecs));
         json_object_set_new(res, "replay_conflicts_open", json_integer((json_int_t)r.conflicts_open));
         json_object_set_new(res, "replay_source",
                             json_string("the service's restart (svc_open, as deconflict serve "

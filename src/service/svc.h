@@ -29,7 +29,8 @@ typedef struct {
     int readonly; /* audit: open without locking or writing */
 } svc_options;
 
-/* svc_open opens the data directory, verifies the chain and replays it.
+/* svc_open opens the data directory, verifies the chain and replays it
+ * (on two threads: a reader of the log and the caller's; see svc.c).
  * Returns 0, or -1 with a message in errbuf (naming the first bad record
  * when the chain does not verify). */
 int svc_open(const svc_options *o, svc **out, char *errbuf, size_t n);
