@@ -933,7 +933,7 @@ static double separation_disc(const geo_pt *c, double r, const dc_shape *b, doub
     int have_f = 0;
     /* A filled witness was filled with this b, which is therefore a single
      * polygon: b itself (a cache miss) need not be read to know it. */
-    if (w && w->state) {
+    if (w && w->state && w->shape == b) {
         /* Shortcut, bit for bit the value of the full path below: the
          * polygon term is poly_dist_fast's (see poly_dist_witness). The
          * full path could also end earlier, at one of its two ball tests,
@@ -953,6 +953,10 @@ static double separation_disc(const geo_pt *c, double r, const dc_shape *b, doub
     }
     if (b->kind != SHP_POLY || b->npoly != 1)
         w = NULL; /* witnesses cover one polygon */
+    if (w && w->shape != b) { /* filled with another shape: of no use here */
+        memset(w, 0, sizeof *w);
+        w->shape = b;
+    }
     geo_ball ball = {{c->x, c->y, c->z}, r + 1e-3};
     double lb = geo_ball_gap(&ball, &b->ball);
     if (lb > cutoff)
@@ -1005,7 +1009,7 @@ int shape_witness_check(const dc_shape *b, const shape_witness *w)
         return 0;
     if (w->state != 1 && w->state != 2)
         return -1;
-    if (b->kind != SHP_POLY || b->npoly != 1)
+    if (b->kind != SHP_POLY || b->npoly != 1 || w->shape != b)
         return -1;
     const shp_poly *pg = &b->polys[0];
     int found = 0;

@@ -95,7 +95,8 @@ double shape_separation_disc(const geo_pt *c, double r, const dc_shape *b, doubl
  * from a centre near p0 then reads the window only. Owned by the caller;
  * all zero is an empty witness. A witness stays true for as long as its
  * shape lives, whatever happens meanwhile, but it is about one shape: pass
- * it only with the shape it was filled with. */
+ * it only with the shape it was filled with (a witness passed with another
+ * shape is not used, only emptied and refilled: it records its shape). */
 typedef struct {
     double ref[3];   /* ECEF of p0 */
     const geo_pt *v; /* the vertices of the window's ring (borrowed from the shape) */
@@ -105,6 +106,7 @@ typedef struct {
     double lmax;     /* the polygon's longest edge */
     int n, first;    /* the ring's vertex count; the window's first edge */
     int state;       /* 0 empty, 1 p0 outside, 2 p0 inside */
+    const dc_shape *shape; /* the shape it was filled with: compared, never read */
 } shape_witness;
 
 /* shape_separation_disc_w is shape_separation_disc, returning the very same

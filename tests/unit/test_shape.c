@@ -1340,6 +1340,33 @@ TEST(witness_walks)
     EXPECT(wit_short > wit_steps / 4);
 }
 
+/* A witness is about the shape it was filled with: handed another shape
+ * (which the engine never does), it must not be used, and the answer must
+ * be that shape's own. */
+TEST(witness_of_another_shape)
+{
+    tshape a, b;
+    make_star_n(&a, 37.0, 36.0, 800, 24, 0);
+    make_star_n(&b, 37.0, 36.0, 400, 12, 0); /* same centre, half the size */
+    dc_shape *sa = prepare(&a, 0), *sb = prepare(&b, 0);
+    ASSERT(sa && sb);
+    shape_witness w;
+    memset(&w, 0, sizeof w);
+    geo_pt p = geo_pt_make(37.0 + 1500 / 89000.0, 36.0);
+    double da = shape_separation_disc_w(&p, 0, sa, 1e9, &w);
+    EXPECT(w.state != 0 && w.shape == sa);
+    EXPECT_EQ(shape_witness_check(sb, &w), -1);
+    double want = shape_separation_disc(&p, 0, sb, 1e9);
+    double got = shape_separation_disc_w(&p, 0, sb, 1e9, &w);
+    EXPECT(memcmp(&want, &got, sizeof want) == 0);
+    EXPECT(want > da + 100); /* the other shape really is farther */
+    EXPECT(w.shape == sb && shape_witness_check(sb, &w) == 0);
+    shape_free(sa);
+    shape_free(sb);
+    tshape_free(&a);
+    tshape_free(&b);
+}
+
 int main(void)
 {
     geod_init(&G, 6378137.0, 1 / 298.257223563);
@@ -1366,6 +1393,7 @@ int main(void)
      * before it was added */
     RUN(sep_fast_vs_exact);
     RUN(witness_walks);
+    RUN(witness_of_another_shape);
     if (tl_failed)
         printf("seed %llu\n", (unsigned long long)seed);
     return TL_DONE();
