@@ -144,6 +144,11 @@ static int parse_batch(cur *cp, size_t max_reports, posbatch *b)
     memset(b, 0, sizeof *b);
     const char *k;
     size_t kn;
+    /* Anything else (in the log: every other record's args) falls back
+     * here, before a byte is allocated. */
+    if (!eat(&c, '{') || plain_string(&c, &k, &kn) || !key_is(k, kn, "reports") || !eat(&c, ':') ||
+        !eat(&c, '['))
+        return POSBATCH_FALLBACK;
     /* text out: never longer than the body (whitespace only shrinks) */
     b->args_text = malloc(len + 32);
     b->units = malloc(len + 1);
@@ -156,9 +161,6 @@ static int parse_batch(cur *cp, size_t max_reports, posbatch *b)
         return POSBATCH_NOMEM;
     }
     char *o = b->args_text, *u = b->units;
-    if (!eat(&c, '{') || plain_string(&c, &k, &kn) || !key_is(k, kn, "reports") || !eat(&c, ':') ||
-        !eat(&c, '['))
-        goto fallback;
     PUTS(&o, "{\"reports\":[");
     ws(&c);
     if (c.p < c.end && *c.p == ']')
