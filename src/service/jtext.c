@@ -494,6 +494,20 @@ int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *
     return dump_rec(b, j, flags, cache, &pk, 0);
 }
 
+const char *jtext_ref_read(const char *p, const char *end, long long *ref)
+{
+    long long v = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
+        v = v * 10 + (*p++ - '0');
+        digits++;
+    }
+    if (!digits || p >= end || *p != JTEXT_REF_CLOSE)
+        return NULL;
+    *ref = v;
+    return p + 1;
+}
+
 int jtext_unpack(jtext_buf *b, const char *text, size_t len, jtext_lookup_fn lookup, void *ctx)
 {
     size_t i = 0;
@@ -504,21 +518,16 @@ int jtext_unpack(jtext_buf *b, const char *text, size_t len, jtext_lookup_fn loo
             break;
         }
         jtext_add(b, text + i, (size_t)(open - (text + i)));
-        const char *p = open + 1, *end = text + len;
-        long long ref = 0;
-        int digits = 0;
-        while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
-            ref = ref * 10 + (*p++ - '0');
-            digits++;
-        }
-        if (!digits || p >= end || *p != JTEXT_REF_CLOSE)
+        long long ref;
+        const char *next = jtext_ref_read(open + 1, text + len, &ref);
+        if (!next)
             return -1;
         size_t n = 0;
         const char *sub = lookup(ctx, ref, &n);
         if (!sub)
             return -1;
         jtext_add(b, sub, n);
-        i = (size_t)(p + 1 - text);
+        i = (size_t)(next - text);
     }
     return b->oom ? -1 : 0;
 }

@@ -65,5 +65,10 @@ int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *
  * or -1 (unknown reference, or out of memory). */
 typedef const char *(*jtext_lookup_fn)(void *ctx, long long ref, size_t *len);
 int jtext_unpack(jtext_buf *b, const char *text, size_t len, jtext_lookup_fn lookup, void *ctx);
+/* jtext_ref_read reads the reference number that follows a JTEXT_REF_OPEN
+ * (p points just after it; end is the end of the packed text): sets *ref
+ * and returns the position after its JTEXT_REF_CLOSE, or NULL when the
+ * reference is malformed. */
+const char *jtext_ref_read(const char *p, const char *end, long long *ref);
 
 #endif

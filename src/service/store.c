@@ -593,21 +593,16 @@ static int packed_equals(store *st, const char *stored, size_t slen, const char 
         at += lit;
         if (!open)
             break;
-        const char *p = open + 1;
-        long long ref = 0;
-        int digits = 0;
-        while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
-            ref = ref * 10 + (*p++ - '0');
-            digits++;
-        }
-        if (!digits || p >= end || *p != JTEXT_REF_CLOSE)
+        long long ref;
+        const char *next = jtext_ref_read(open + 1, end, &ref);
+        if (!next)
             return 0;
         size_t tlen = 0;
         const char *t = check_text(st, ref, &tlen);
         if (!t || tlen > blen - at || memcmp(t, body + at, tlen) != 0)
             return 0;
         at += tlen;
-        stored = p + 1;
+        stored = next;
     }
     return at == blen;
 }
