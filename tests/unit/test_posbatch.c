@@ -161,6 +161,31 @@ static uint64_t rnd(void)
     return rng;
 }
 
+/* mutate makes 1 to 3 random edits (replace, insert or delete a byte from
+ * alphabet) to the len bytes of text in buf (room: size, NUL-terminated);
+ * returns the new length. */
+static size_t mutate(char *buf, size_t len, size_t size, const char *alphabet)
+{
+    size_t na = strlen(alphabet);
+    int muts = 1 + (int)(rnd() % 3);
+    for (int m = 0; m < muts; m++) {
+        size_t at = rnd() % len;
+        int kind = (int)(rnd() % 3);
+        char c = alphabet[rnd() % na];
+        if (kind == 0) {
+            buf[at] = c;
+        } else if (kind == 1 && len + 1 < size) {
+            memmove(buf + at + 1, buf + at, len - at + 1);
+            buf[at] = c;
+            len++;
+        } else if (len > 1) {
+            memmove(buf + at, buf + at + 1, len - at);
+            len--;
+        }
+    }
+    return len;
+}
+
 /* Whatever a mutation makes of a good batch, an accepted one is one the
  * general path accepts with the same values. */
 TEST(mutations_never_widen_what_is_accepted)
@@ -174,23 +199,7 @@ TEST(mutations_never_widen_what_is_accepted)
     printf("seed %llu\n", (unsigned long long)rng);
     for (int iter = 0; iter < 20000; iter++) {
         memcpy(buf, base, n + 1);
-        int muts = 1 + (int)(rnd() % 3);
-        size_t len = n;
-        for (int m = 0; m < muts; m++) {
-            size_t at = rnd() % len;
-            int kind = (int)(rnd() % 3);
-            char c = alphabet[rnd() % (sizeof alphabet - 1)];
-            if (kind == 0) {
-                buf[at] = c;
-            } else if (kind == 1 && len + 1 < sizeof buf) {
-                memmove(buf + at + 1, buf + at, len - at + 1);
-                buf[at] = c;
-                len++;
-            } else if (len > 1) {
-                memmove(buf + at, buf + at + 1, len - at);
-                len--;
-            }
-        }
+        size_t len = mutate(buf, n, sizeof buf, alphabet);
         posbatch b;
         if (posbatch_parse(buf, len, DC_MAX_BATCH, &b) == POSBATCH_OK) {
             accepted++;
@@ -341,23 +350,7 @@ TEST(record_mutations_never_widen_what_is_accepted)
     printf("seed %llu\n", (unsigned long long)rng);
     for (int iter = 0; iter < 20000; iter++) {
         memcpy(buf, base, n + 1);
-        int muts = 1 + (int)(rnd() % 3);
-        size_t len = n;
-        for (int m = 0; m < muts; m++) {
-            size_t at = rnd() % len;
-            int kind = (int)(rnd() % 3);
-            char c = alphabet[rnd() % (sizeof alphabet - 1)];
-            if (kind == 0) {
-                buf[at] = c;
-            } else if (kind == 1 && len + 1 < sizeof buf) {
-                memmove(buf + at + 1, buf + at, len - at + 1);
-                buf[at] = c;
-                len++;
-            } else if (len > 1) {
-                memmove(buf + at, buf + at + 1, len - at);
-                len--;
-            }
-        }
+        size_t len = mutate(buf, n, sizeof buf, alphabet);
         buf[len] = 0;
         posbatch b;
         char party[64];
