@@ -173,6 +173,48 @@ static const char *conflict_key(const void *v)
     return ((const dc_conflict *)v)->id;
 }
 
+static rtree_box unit_box(const unit *u)
+{
+    /* deterministic: the box it was inserted with (see rtree_box_around_f) */
+    return rtree_box_around_f(u->box_c, u->box_r);
+}
+
+/* The unit index's leaves keep no boxes (rtree_new_bare): they are read
+ * from the unit, which keeps its ball for its own reports anyway. */
+static rtree_box unit_box_of(const void *item)
+{
+    return unit_box(item);
+}
+
+/* The last point unit_pt computed. geo_pt_make(p.lon, p.lat) == p for any
+ * point it returned (the longitude is already normalised), so remembering
+ * it by the two coordinates' bits is exact. Per thread, so that engines
+ * used on different threads never share it. */
+static _Thread_local struct {
+    double ll[2];
+    geo_pt pt;
+    int ok;
+} pt_memo;
+
+static void unit_pt_remember(const geo_pt *p)
+{
+    pt_memo.ll[0] = p->lon;
+    pt_memo.ll[1] = p->lat;
+    pt_memo.pt = *p;
+    pt_memo.ok = 1;
+}
+
+/* unit_pt returns u's point with its ECEF position: what a unit kept in
+ * full before it kept only lon and lat. */
+static geo_pt unit_pt(const unit *u)
+{
+    if (!pt_memo.ok || memcmp(pt_memo.ll, &u->lon, sizeof pt_memo.ll) != 0) {
+        geo_pt p = geo_pt_make(u->lon, u->lat);
+        unit_pt_remember(&p);
+    }
+    return pt_memo.pt;
+}
+
 dc_engine *dc_engine_new(void)
 {
     dc_engine *e = calloc(1, sizeof *e);
@@ -184,7 +226,7 @@ dc_engine *dc_engine_new(void)
     hmap_init(&e->ops, obj_key);
     hmap_init(&e->conflict_by_id, conflict_key);
     e->site_tree = rtree_new();
-    e->unit_tree = rtree_new();
+    e->unit_tree = rtree_new_bare(unit_box_of);
     e->vol_tree = rtree_new();
     e->next_conflict = 1;
     e->next_due = DC_TIME_MIN;
@@ -377,24 +419,28 @@ dc_status dc_sharing_set(dc_engine *e, const char *from, const char *to, int uni
 
 static int obj_add_cf(obj *o, dc_conflict *c)
 {
-    if (o->ncf == o->capcf) {
-        int cap = o->capcf ? o->capcf * 2 : 4;
-        dc_conflict **v = realloc(o->cf, sizeof *v * cap);
-        if (!v)
+    cflist *l = o->cf;
+    if (!l || l->n == l->cap) {
+        int cap = l ? l->cap * 2 : 4;
+        cflist *g = realloc(l, sizeof *g + sizeof g->v[0] * (size_t)cap);
+        if (!g)
             return -1;
-        o->cf = v;
-        o->capcf = cap;
+        if (!l)
+            g->n = 0;
+        g->cap = cap;
+        o->cf = l = g;
     }
-    o->cf[o->ncf++] = c;
+    l->v[l->n++] = c;
     return 0;
 }
 
 static void obj_del_cf(obj *o, dc_conflict *c)
 {
-    for (int i = 0; i < o->ncf; i++)
-        if (o->cf[i] == c) {
-            memmove(&o->cf[i], &o->cf[i + 1], sizeof *o->cf * (o->ncf - i - 1));
-            o->ncf--;
+    cflist *l = o->cf;
+    for (int i = 0; l && i < l->n; i++)
+        if (l->v[i] == c) {
+            memmove(&l->v[i], &l->v[i + 1], sizeof l->v[0] * (size_t)(l->n - i - 1));
+            l->n--;
             return;
         }
 }
@@ -453,13 +499,19 @@ static void eval_op_unit(const op *H, const unit *U, dc_time now, uint64_t only,
     if (!op_hazardous(H) || !op_current(H) || !U->has_pos || H->h.owner == U->h.owner)
         return;
     double T = H->hazard_m + H->warning_m;
+    geo_pt P;
+    int have_p = 0;
     for (int i = 0; i < H->nvol; i++) {
         const volume *V = &H->vols[i];
         if (V->end <= now || V->end <= U->t || (only && V->mark != only))
             continue;
         if (U->domain == DOM_AIR && !isnan(U->alt_m) && (U->alt_m < V->alt_lo || U->alt_m > V->alt_hi))
             continue;
-        double d = shape_separation_disc_w(&U->pos, U->ce_m, V->shape, T + MARGIN,
+        if (!have_p) {
+            P = unit_pt(U);
+            have_p = 1;
+        }
+        double d = shape_separation_disc_w(&P, U->ce_m, V->shape, T + MARGIN,
                                            only ? V->wit : NULL);
         if (d <= T + MARGIN)
             eval_hit(ev, d, tmax(V->start, U->t), V->end, V->end);
@@ -703,8 +755,8 @@ static void conflict_resolve(dc_engine *e, dc_conflict *c, dc_time now, dc_chang
 
 static void resolve_all(dc_engine *e, obj *o, dc_time now, dc_changes *ch)
 {
-    while (o->ncf > 0)
-        conflict_resolve(e, o->cf[0], now, ch);
+    while (obj_ncf(o) > 0)
+        conflict_resolve(e, obj_cf(o, 0), now, ch);
 }
 
 /* ---------- indexes ---------- */
@@ -727,19 +779,13 @@ static void site_unindex(dc_engine *e, site *s)
     s->indexed = 0;
 }
 
-static rtree_box unit_box(const unit *u)
-{
-    const double c[3] = {u->box_c[0], u->box_c[1], u->box_c[2]};
-    return rtree_box_around(c, u->box_r); /* deterministic: the box it was inserted with */
-}
-
 static void unit_index(dc_engine *e, unit *u)
 {
     if (!u->has_pos)
         return;
+    geo_pt P = unit_pt(u);
     if (u->indexed) {
-        double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1],
-               dz = u->pos.z - u->box_c[2];
+        double dx = P.x - u->box_c[0], dy = P.y - u->box_c[1], dz = P.z - u->box_c[2];
         if (sqrt(dx * dx + dy * dy + dz * dz) + u->ce_m + 1e-3 <= u->box_r)
             return; /* still inside its slack box */
         rtree_box old = unit_box(u);
@@ -750,9 +796,9 @@ static void unit_index(dc_engine *e, unit *u)
     /* The float centre is within 0.5 m of pos and box_r within 0.1 m of
      * ce + UNIT_SLACK, so the disc is well inside (the test above, on the
      * stored values, decides when it leaves). */
-    u->box_c[0] = (float)u->pos.x;
-    u->box_c[1] = (float)u->pos.y;
-    u->box_c[2] = (float)u->pos.z;
+    u->box_c[0] = (float)P.x;
+    u->box_c[1] = (float)P.y;
+    u->box_c[2] = (float)P.z;
     u->box_r = (float)(u->ce_m + UNIT_SLACK);
     rtree_box box = unit_box(u);
     if (rtree_insert(e->unit_tree, &box, u) == 0)
@@ -922,7 +968,8 @@ static double geo_len_bound(double c)
 /* How far the unit's disc may reach beyond ref: geodesic(ref, pos) + ce. */
 static double nl_moved(const unit *u, const double ref[3])
 {
-    double dx = u->pos.x - ref[0], dy = u->pos.y - ref[1], dz = u->pos.z - ref[2];
+    geo_pt P = unit_pt(u);
+    double dx = P.x - ref[0], dy = P.y - ref[1], dz = P.z - ref[2];
     return geo_len_bound(sqrt(dx * dx + dy * dy + dz * dz)) + u->ce_m;
 }
 
@@ -942,6 +989,7 @@ typedef struct {
     unit *u;
     double span; /* largest (distance from ref) + ce inside the box */
     int oom;
+    geo_pt pt; /* the unit's point (unit_pt) */
 } nl_build_t;
 
 static int on_volume_nl(void *item, void *ud)
@@ -956,7 +1004,7 @@ static int on_volume_nl(void *item, void *ud)
     double cutoff = T + b->span;
     shape_witness w;
     memset(&w, 0, sizeof w);
-    double d0 = shape_separation_disc_w(&u->pos, 0, v->shape, cutoff, &w);
+    double d0 = shape_separation_disc_w(&b->pt, 0, v->shape, cutoff, &w);
     if (d0 > cutoff)
         return 0; /* out of reach from anywhere in the box */
     struct nlist *nl = u->nl;
@@ -988,15 +1036,15 @@ static int nl_build(dc_engine *e, unit *u)
         u->nl->cap = 8;
     }
     u->nl->n = 0;
-    u->nl->ref[0] = u->pos.x;
-    u->nl->ref[1] = u->pos.y;
-    u->nl->ref[2] = u->pos.z;
+    geo_pt P = unit_pt(u);
+    u->nl->ref[0] = P.x;
+    u->nl->ref[1] = P.y;
+    u->nl->ref[2] = P.z;
     /* Inside the box, chord(ref, pos) + ce <= |ref - box_c| + box_r, and
      * geo_len_bound(x) + y <= geo_len_bound(x + y) (its slope is >= 1). */
-    double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1], dz = u->pos.z - u->box_c[2];
-    nl_build_t b = {u, geo_len_bound(sqrt(dx * dx + dy * dy + dz * dz) + u->box_r) + 1.0, 0};
-    const double c[3] = {u->box_c[0], u->box_c[1], u->box_c[2]};
-    rtree_box box = rtree_box_around(c, u->box_r + MARGIN);
+    double dx = P.x - u->box_c[0], dy = P.y - u->box_c[1], dz = P.z - u->box_c[2];
+    nl_build_t b = {u, geo_len_bound(sqrt(dx * dx + dy * dy + dz * dz) + u->box_r) + 1.0, 0, P};
+    rtree_box box = rtree_box_around_f(u->box_c, (double)u->box_r + MARGIN);
     rtree_search(e->vol_tree, &box, on_volume_nl, &b);
     if (b.oom)
         return -1;
@@ -1072,8 +1120,8 @@ static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
         e->gen++;
     }
     x->mark = (uint32_t)e->gen;
-    for (int i = 0; i < x->ncf; i++) {
-        dc_conflict *c = x->cf[i];
+    for (int i = 0; i < obj_ncf(x); i++) {
+        dc_conflict *c = obj_cf(x, i);
         cands_add(cs, c->a == x ? c->b : c->a);
     }
     if (x->type == OBJ_UNIT) {
@@ -1083,7 +1131,8 @@ static void gather(dc_engine *e, obj *x, dc_time now, cands *cs)
         } else if (u->has_pos) {
             /* Not indexed (out of memory earlier): no box, no list; take
              * every volume near the unit and evaluate each exactly. */
-            double c[3] = {u->pos.x, u->pos.y, u->pos.z};
+            geo_pt P = unit_pt(u);
+            double c[3] = {P.x, P.y, P.z};
             rtree_box b = rtree_box_around(c, u->ce_m + MARGIN);
             rtree_search(e->vol_tree, &b, on_volume, cs);
         }
@@ -1129,9 +1178,9 @@ static dc_status reconcile(dc_engine *e, obj *x, dc_time now, int reset_acks, dc
         obj *y = cs.v[i].o;
         eval_pair(x, y, now, cs.only, &cs.v[i].ev);
         dc_conflict *c = NULL;
-        for (int k = 0; k < x->ncf; k++)
-            if (x->cf[k]->a == y || x->cf[k]->b == y) {
-                c = x->cf[k];
+        for (int k = 0; k < obj_ncf(x); k++)
+            if (obj_cf(x, k)->a == y || obj_cf(x, k)->b == y) {
+                c = obj_cf(x, k);
                 break;
             }
         if (c && cs.v[i].ev.hit)
@@ -1342,7 +1391,10 @@ dc_status dc_position_report_unit(dc_engine *e, dc_unit_ref *ref, double lon, do
     if (u->has_pos && t < u->t)
         return DC_OK; /* older than the current report: recorded, not applied */
     u->has_pos = 1;
-    u->pos = geo_pt_make(lon, lat);
+    geo_pt P = geo_pt_make(lon, lat);
+    u->lon = P.lon;
+    u->lat = P.lat;
+    unit_pt_remember(&P); /* unit_pt(u) is P: computed once per report */
     u->alt_m = alt_m;
     u->ce_m = ce_m;
     u->t = t;
@@ -1559,8 +1611,8 @@ static int conflict_blocks(const dc_conflict *c)
 
 static int op_blocked(const op *o)
 {
-    for (int i = 0; i < o->h.ncf; i++) {
-        const dc_conflict *c = o->h.cf[i];
+    for (int i = 0; i < obj_ncf(&o->h); i++) {
+        const dc_conflict *c = obj_cf(&o->h, i);
         if (conflict_blocks(c))
             return 1;
     }
@@ -1570,8 +1622,8 @@ static int op_blocked(const op *o)
 static json_t *blocking_list(const dc_engine *e, const op *o, const char *viewer)
 {
     json_t *a = json_array();
-    for (int i = 0; i < o->h.ncf; i++) {
-        dc_conflict *c = o->h.cf[i];
+    for (int i = 0; i < obj_ncf(&o->h); i++) {
+        dc_conflict *c = obj_cf(&o->h, i);
         if (conflict_blocks(c))
             json_array_append_new(a, dc_conflict_view(e, c, viewer));
     }
@@ -1609,8 +1661,8 @@ dc_status dc_operation_activate(dc_engine *e, const char *party_id, const char *
     if (nb > 0) {
         free(o->override_reason);
         o->override_reason = strdup(override_reason);
-        for (int i = 0; i < o->h.ncf; i++) {
-            dc_conflict *c = o->h.cf[i];
+        for (int i = 0; i < obj_ncf(&o->h); i++) {
+            dc_conflict *c = obj_cf(&o->h, i);
             if (conflict_blocks(c))
                 change_add(ch, DC_CH_OVERRIDDEN, c, o->h.owner->id);
         }
@@ -1877,7 +1929,8 @@ static int on_volume_nl_check(void *item, void *ud)
     if (o->h.owner == u->h.owner || !op_hazardous(o))
         return 0;
     double T = o->hazard_m + o->warning_m + MARGIN;
-    if (shape_separation_disc(&u->pos, u->ce_m, v->shape, T) > T)
+    geo_pt P = unit_pt(u);
+    if (shape_separation_disc(&P, u->ce_m, v->shape, T) > T)
         return 0;
     const struct nlist *nl = u->nl;
     if (nl) {
@@ -1923,8 +1976,8 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
         }
         if (u->indexed) {
             nunit++;
-            double dx = u->pos.x - u->box_c[0], dy = u->pos.y - u->box_c[1],
-                   dz = u->pos.z - u->box_c[2];
+            geo_pt P = unit_pt(u);
+            double dx = P.x - u->box_c[0], dy = P.y - u->box_c[1], dz = P.z - u->box_c[2];
             rtree_box box = unit_box(u);
             if (sqrt(dx * dx + dy * dy + dz * dz) + u->ce_m > u->box_r + 1e-3 ||
                 !in_tree(e->unit_tree, &box, u)) {
@@ -1933,7 +1986,7 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
             }
             if (u->nl_valid) {
                 nl_check_t c = {u, 0, NULL};
-                double cc[3] = {u->pos.x, u->pos.y, u->pos.z};
+                double cc[3] = {P.x, P.y, P.z};
                 rtree_box b = rtree_box_around(cc, u->ce_m + MARGIN);
                 rtree_search(e->vol_tree, &b, on_volume_nl_check, &c);
                 if (c.bad) {
@@ -1949,8 +2002,8 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
                     const op *o = ne->v->op;
                     double T = o->hazard_m + o->warning_m + MARGIN;
                     shape_witness w = ne->w;
-                    double d0 = shape_separation_disc(&u->pos, u->ce_m, ne->v->shape, T);
-                    double d1 = shape_separation_disc_w(&u->pos, u->ce_m, ne->v->shape, T, &w);
+                    double d0 = shape_separation_disc(&P, u->ce_m, ne->v->shape, T);
+                    double d1 = shape_separation_disc_w(&P, u->ce_m, ne->v->shape, T, &w);
                     if (shape_witness_check(ne->v->shape, &ne->w) ||
                         memcmp(&d0, &d1, sizeof d0) != 0) {
                         snprintf(buf, len, "unit %s: witness for volume %s[%d] wrong", u->h.key,
@@ -1992,10 +2045,10 @@ int dc_engine_check(const dc_engine *e, char *buf, size_t len)
             continue;
         open++;
         int fa = 0, fb = 0;
-        for (int k = 0; k < c->a->ncf; k++)
-            fa |= c->a->cf[k] == c;
-        for (int k = 0; k < c->b->ncf; k++)
-            fb |= c->b->cf[k] == c;
+        for (int k = 0; k < obj_ncf(c->a); k++)
+            fa |= obj_cf(c->a, k) == c;
+        for (int k = 0; k < obj_ncf(c->b); k++)
+            fb |= obj_cf(c->b, k) == c;
         if (!fa || !fb || c->a->type != OBJ_OP) {
             snprintf(buf, len, "conflict %s not linked from both sides", c->id);
             return -1;
@@ -2043,9 +2096,9 @@ int dc_engine_recompute_check(const dc_engine *e, dc_time now, char *buf, size_t
                 eval_t ev;
                 eval_pair(a, b, now, 0, &ev);
                 dc_conflict *c = NULL;
-                for (int k = 0; k < a->ncf; k++)
-                    if (a->cf[k]->a == b || a->cf[k]->b == b)
-                        c = a->cf[k];
+                for (int k = 0; k < obj_ncf(a); k++)
+                    if (obj_cf(a, k)->a == b || obj_cf(a, k)->b == b)
+                        c = obj_cf(a, k);
                 if (ev.hit && !c) {
                     snprintf(buf, len, "missed conflict %s x %s (%.2f m)", a->key, b->key,
                              ev.dist);

@@ -41,14 +41,30 @@ typedef struct obj {
     party *owner;
     char *id;
     char *key; /* "OWNER/ID" */
-    dc_conflict **cf; /* open conflicts this object is a side of */
-    int ncf, capcf;
+    struct cflist *cf; /* open conflicts this object is a side of; NULL: none
+                        * yet (one pointer: a unit is 8 bytes smaller) */
     /* Candidate de-duplication: == obj_gen(engine gen) when already a
      * candidate. 32 bits (a unit is 8 bytes smaller); gather resets every
      * mark when the low 32 bits of gen wrap, so an old mark never matches. */
     uint32_t mark;
     int type;
 } obj;
+
+typedef struct cflist {
+    int n, cap;
+    dc_conflict *v[];
+} cflist;
+
+/* obj_ncf and obj_cf read an object's list of open conflicts. */
+static inline int obj_ncf(const obj *o)
+{
+    return o->cf ? o->cf->n : 0;
+}
+
+static inline dc_conflict *obj_cf(const obj *o, int i)
+{
+    return o->cf->v[i];
+}
 
 typedef struct site {
     obj h;
@@ -69,7 +85,10 @@ struct nlist; /* engine.c: a unit's neighbour list */
 typedef struct unit {
     obj h; /* h.key and h.id point into key[] below: one allocation per unit */
     char *callsign;
-    geo_pt pos;
+    /* Degrees as reported (lon normalised by geo_pt_make). The ECEF point is
+     * not kept (24 bytes a unit): unit_pt() recomputes it, bit for bit,
+     * and remembers the last one, which a report asks for several times. */
+    double lon, lat;
     double alt_m; /* NAN when not reported */
     double ce_m;
     dc_time t;

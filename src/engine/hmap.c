@@ -1,4 +1,10 @@
-/* hmap: linear probing with tombstones, FNV-1a hashing, load <= 1/2. */
+/* hmap: linear probing with tombstones, FNV-1a hashing, load <= 4/5.
+ *
+ * Why 4/5 and not 1/2: the unit map is the engine's largest table (one
+ * slot per unit), and each slot is 12 bytes. At 1/2 it cost 31.5 bytes per
+ * unit at 100k units, plus the freed smaller table; at 4/5, 15.7. A probe
+ * reads the 32-bit hashes first, so the longer runs (about 3 slots for a
+ * hit at 4/5) stay within a cache line or two. */
 #include "hmap.h"
 
 #include <stdint.h>
@@ -63,8 +69,8 @@ void *hmap_get(const hmap *m, const char *key)
 static int grow(hmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 16;
-    if ((m->n + 1) * 2 <= m->cap)
-        cap = m->cap; /* only tombstones to clear */
+    if ((m->n + 1) * 5 <= m->cap * 2)
+        cap = m->cap; /* at most 2/5 live: clearing the tombstones is enough */
     if (cap > ((size_t)1 << 32))
         return -1; /* slots are placed by the stored 32-bit hashes */
     void **vals = calloc(cap, sizeof *vals);
@@ -104,7 +110,7 @@ int hmap_put(hmap *m, void *val)
             return 0;
         }
     }
-    if ((m->n + m->tomb + 1) * 2 > m->cap && grow(m))
+    if ((m->n + m->tomb + 1) * 5 > m->cap * 4 && grow(m))
         return -1;
     size_t mask = m->cap - 1, i = h & mask;
     while (m->vals[i] && m->vals[i] != TOMB)

@@ -1,8 +1,8 @@
 /* hmap: open-addressing hash map from NUL-terminated string keys to
  * pointers. A map stores no keys: each value carries its own, which the
  * map reads with key_of (the engine's objects hold their "OWNER/ID" key,
- * parties and conflicts their id). That saves a pointer per slot: about
- * 21 bytes per unit at the map's load of at most one half. */
+ * parties and conflicts their id). That saves a pointer per slot: at
+ * least 10 bytes per unit at the map's load of at most 4/5. */
 #ifndef DC_HMAP_H
 #define DC_HMAP_H
 

@@ -1,10 +1,19 @@
 /* rtree: Guttman-style R-tree with a split along the axis of largest
  * spread (sorted halves), deletion with node condensing by re-insertion of
- * orphaned entries. */
+ * orphaned entries.
+ *
+ * Bare leaves (rtree_new_bare): the leaves hold item pointers only and read
+ * an item's box from the item. Units are the engine's most numerous
+ * objects and already keep their index ball; a leaf entry with its own box
+ * cost 32 bytes against 8, about 35 of the 275 bytes a unit took in all.
+ * The price is a read of the item for each leaf entry a search or split
+ * looks at; the unit tree is searched when operations change, not when
+ * units report. */
 #include "rtree.h"
 
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +24,47 @@
 typedef struct node {
     int leaf;
     int count;
-    rtree_box box[MAXE];
     union {
-        struct node *child[MAXE];
-        void *item[MAXE];
+        struct {
+            rtree_box box[MAXE];
+            union {
+                struct node *child[MAXE];
+                void *item[MAXE];
+            };
+        };
+        void *bare[MAXE]; /* a leaf of a bare tree: items only */
     };
 } node;
+
+#define BARE_SIZE (offsetof(node, bare) + sizeof(void *) * MAXE)
 
 struct rtree {
     node *root;
     int height; /* 1 = root is a leaf */
     size_t count;
-    size_t nodes;
-    node *spare[40]; /* pre-allocated so that an insert never fails half-way */
+    size_t nodes, bare_nodes;
+    rtree_item_box_fn item_box; /* NULL: leaves keep boxes */
+    /* pre-allocated so that an insert never fails half-way */
+    node *spare[40];
     int nspare;
+    node *spare_bare;
 };
+
+static int is_bare(const rtree *t, const node *n)
+{
+    return n->leaf && t->item_box;
+}
+
+/* Entry i of n: its box and its pointer (child or item). */
+static rtree_box ent_box(const rtree *t, const node *n, int i)
+{
+    return is_bare(t, n) ? t->item_box(n->bare[i]) : n->box[i];
+}
+
+static void *ent_ptr(const rtree *t, const node *n, int i)
+{
+    return is_bare(t, n) ? n->bare[i] : n->leaf ? n->item[i] : (void *)n->child[i];
+}
 
 rtree_box rtree_box_around(const double c[3], double r)
 {
@@ -41,22 +76,54 @@ rtree_box rtree_box_around(const double c[3], double r)
     return b;
 }
 
+rtree_box rtree_box_around_f(const float c[3], double r)
+{
+    const double cd[3] = {c[0], c[1], c[2]};
+    return rtree_box_around(cd, r);
+}
+
 static node *node_new(rtree *t, int leaf)
 {
-    node *n = t->nspare ? t->spare[--t->nspare] : calloc(1, sizeof *n);
-    if (n) {
-        memset(n, 0, sizeof *n);
-        n->leaf = leaf;
-        t->nodes++;
+    node *n;
+    if (leaf && t->item_box) {
+        n = t->spare_bare ? t->spare_bare : malloc(BARE_SIZE);
+        t->spare_bare = NULL;
+        if (n) {
+            memset(n, 0, BARE_SIZE);
+            t->bare_nodes++;
+        }
+    } else {
+        n = t->nspare ? t->spare[--t->nspare] : malloc(sizeof *n);
+        if (n) {
+            memset(n, 0, sizeof *n);
+            t->nodes++;
+        }
     }
+    if (n)
+        n->leaf = leaf;
     return n;
+}
+
+/* node_gone counts n out (the caller frees it). */
+static void node_gone(rtree *t, const node *n)
+{
+    if (is_bare(t, n))
+        t->bare_nodes--;
+    else
+        t->nodes--;
 }
 
 rtree *rtree_new(void)
 {
+    return rtree_new_bare(NULL);
+}
+
+rtree *rtree_new_bare(rtree_item_box_fn item_box)
+{
     rtree *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    t->item_box = item_box;
     t->root = node_new(t, 1);
     if (!t->root) {
         free(t);
@@ -80,6 +147,7 @@ void rtree_free(rtree *t)
         return;
     while (t->nspare)
         free(t->spare[--t->nspare]);
+    free(t->spare_bare);
     node_free(t->root);
     free(t);
 }
@@ -91,7 +159,7 @@ size_t rtree_count(const rtree *t)
 
 size_t rtree_memory(const rtree *t)
 {
-    return t->nodes * sizeof(node);
+    return t->nodes * sizeof(node) + t->bare_nodes * BARE_SIZE;
 }
 
 static int box_intersects(const rtree_box *a, const rtree_box *b)
@@ -128,11 +196,13 @@ static double box_volume(const rtree_box *a)
     return v;
 }
 
-static rtree_box node_box(const node *n)
+static rtree_box node_box(const rtree *t, const node *n)
 {
-    rtree_box b = n->box[0];
-    for (int i = 1; i < n->count; i++)
-        box_expand(&b, &n->box[i]);
+    rtree_box b = ent_box(t, n, 0);
+    for (int i = 1; i < n->count; i++) {
+        rtree_box c = ent_box(t, n, i);
+        box_expand(&b, &c);
+    }
     return b;
 }
 
@@ -159,6 +229,20 @@ typedef struct {
     void *ptr;
 } entry;
 
+/* Sets entry i of n (a bare leaf keeps only the pointer). */
+static void ent_set(const rtree *t, node *n, int i, const entry *e)
+{
+    if (is_bare(t, n)) {
+        n->bare[i] = e->ptr;
+        return;
+    }
+    n->box[i] = e->box;
+    if (n->leaf)
+        n->item[i] = e->ptr;
+    else
+        n->child[i] = e->ptr;
+}
+
 /* Insertion sort of the MAXE + 1 entries by box centre along axis. */
 static void sort_entries(entry *v, int n, int axis)
 {
@@ -179,8 +263,8 @@ static node *split(rtree *t, node *n, const entry *extra)
 {
     entry all[MAXE + 1];
     for (int i = 0; i < n->count; i++) {
-        all[i].box = n->box[i];
-        all[i].ptr = n->leaf ? n->item[i] : (void *)n->child[i];
+        all[i].box = ent_box(t, n, i);
+        all[i].ptr = ent_ptr(t, n, i);
     }
     all[MAXE] = *extra;
     rtree_box b = all[0].box;
@@ -199,20 +283,10 @@ static node *split(rtree *t, node *n, const entry *extra)
     sort_entries(all, MAXE + 1, axis);
     int half = (MAXE + 1) / 2;
     n->count = 0;
-    for (int i = 0; i < half; i++) {
-        n->box[n->count] = all[i].box;
-        if (n->leaf)
-            n->item[n->count++] = all[i].ptr;
-        else
-            n->child[n->count++] = all[i].ptr;
-    }
-    for (int i = half; i <= MAXE; i++) {
-        m->box[m->count] = all[i].box;
-        if (m->leaf)
-            m->item[m->count++] = all[i].ptr;
-        else
-            m->child[m->count++] = all[i].ptr;
-    }
+    for (int i = 0; i < half; i++)
+        ent_set(t, n, n->count++, &all[i]);
+    for (int i = half; i <= MAXE; i++)
+        ent_set(t, m, m->count++, &all[i]);
     return m;
 }
 
@@ -222,11 +296,7 @@ static node *insert_rec(rtree *t, node *n, int depth, int level, const entry *e,
 {
     if (t->height - 1 - depth == level) {
         if (n->count < MAXE) {
-            n->box[n->count] = e->box;
-            if (n->leaf)
-                n->item[n->count++] = e->ptr;
-            else
-                n->child[n->count++] = e->ptr;
+            ent_set(t, n, n->count++, e);
             return NULL;
         }
         node *m = split(t, n, e);
@@ -238,13 +308,14 @@ static node *insert_rec(rtree *t, node *n, int depth, int level, const entry *e,
     node *m = insert_rec(t, n->child[i], depth + 1, level, e, oom);
     if (*oom)
         return NULL;
-    n->box[i] = node_box(n->child[i]);
     if (!m) {
+        /* the child's box grew by e's box, no more (a bare leaf's box is
+         * not recomputed from its items on every insert) */
         box_expand(&n->box[i], &e->box);
-        n->box[i] = node_box(n->child[i]);
         return NULL;
     }
-    entry me = {node_box(m), m};
+    n->box[i] = node_box(t, n->child[i]);
+    entry me = {node_box(t, m), m};
     if (n->count < MAXE) {
         n->box[n->count] = me.box;
         n->child[n->count++] = m;
@@ -266,9 +337,9 @@ static int insert_level(rtree *t, const entry *e, int level)
         node *r = node_new(t, 0);
         if (!r)
             return -1;
-        r->box[0] = node_box(t->root);
+        r->box[0] = node_box(t, t->root);
         r->child[0] = t->root;
-        r->box[1] = node_box(m);
+        r->box[1] = node_box(t, m);
         r->child[1] = m;
         r->count = 2;
         t->root = r;
@@ -284,6 +355,14 @@ int rtree_insert(rtree *t, const rtree_box *box, void *item)
     int need = t->height + 1;
     if (need > 40)
         return -1;
+    if (t->item_box) {
+        /* the box must be the one the tree will read back */
+        rtree_box b = t->item_box(item);
+        if (memcmp(&b, box, sizeof b) != 0)
+            return -1;
+        if (!t->spare_bare && !(t->spare_bare = malloc(BARE_SIZE)))
+            return -1;
+    }
     while (t->nspare < need) {
         node *n = malloc(sizeof(node));
         if (!n)
@@ -322,10 +401,10 @@ static int orphan_push(orphans *o, entry e, int lvl)
     return 0;
 }
 
-static void collect(node *n, int lvl, orphans *o)
+static void collect(const rtree *t, node *n, int lvl, orphans *o)
 {
     for (int i = 0; i < n->count; i++) {
-        entry e = {n->box[i], n->leaf ? n->item[i] : (void *)n->child[i]};
+        entry e = {ent_box(t, n, i), ent_ptr(t, n, i)};
         orphan_push(o, e, lvl);
     }
 }
@@ -336,9 +415,10 @@ static int delete_rec(rtree *t, node *n, int depth, const rtree_box *box, void *
 {
     if (n->leaf) {
         for (int i = 0; i < n->count; i++)
-            if (n->item[i] == item) {
-                n->box[i] = n->box[n->count - 1];
-                n->item[i] = n->item[n->count - 1];
+            if (ent_ptr(t, n, i) == item) {
+                int last = n->count - 1;
+                entry e = {ent_box(t, n, last), ent_ptr(t, n, last)};
+                ent_set(t, n, i, &e);
                 n->count--;
                 return 1;
             }
@@ -350,14 +430,14 @@ static int delete_rec(rtree *t, node *n, int depth, const rtree_box *box, void *
         if (delete_rec(t, n->child[i], depth + 1, box, item, o)) {
             node *c = n->child[i];
             if (c->count < MINE) {
-                collect(c, t->height - 2 - depth, o);
+                collect(t, c, t->height - 2 - depth, o);
+                node_gone(t, c);
                 free(c);
-                t->nodes--;
                 n->box[i] = n->box[n->count - 1];
                 n->child[i] = n->child[n->count - 1];
                 n->count--;
             } else {
-                n->box[i] = node_box(c);
+                n->box[i] = node_box(t, c);
             }
             return 1;
         }
@@ -377,12 +457,19 @@ int rtree_delete(rtree *t, const rtree_box *box, void *item)
     while (!t->root->leaf && t->root->count == 1) {
         node *r = t->root;
         t->root = r->child[0];
+        node_gone(t, r);
         free(r);
-        t->nodes--;
         t->height--;
     }
     if (!t->root->leaf && t->root->count == 0) {
+        /* an empty inner root becomes the (leaf) root: counted as one
+         * kind or the other; a bare leaf's layout fits in a full node */
+        node_gone(t, t->root);
         t->root->leaf = 1;
+        if (t->item_box)
+            t->bare_nodes++;
+        else
+            t->nodes++;
         t->height = 1;
     }
     for (int i = 0; i < o.n; i++) {
@@ -392,9 +479,9 @@ int rtree_delete(rtree *t, const rtree_box *box, void *item)
              * items one by one. */
             orphans sub = {0};
             node *n = o.v[i].ptr;
-            collect(n, lvl - 1, &sub);
+            collect(t, n, lvl - 1, &sub);
+            node_gone(t, n);
             free(n);
-            t->nodes--;
             for (int j = 0; j < sub.n; j++) {
                 orphan_push(&o, sub.v[j], sub.lvl[j]);
             }
@@ -409,15 +496,24 @@ int rtree_delete(rtree *t, const rtree_box *box, void *item)
     return 0;
 }
 
-static int search_rec(const node *n, const rtree_box *box, int (*fn)(void *, void *), void *ud)
+static int search_rec(const rtree *t, const node *n, const rtree_box *box,
+                      int (*fn)(void *, void *), void *ud)
 {
+    if (is_bare(t, n)) {
+        for (int i = 0; i < n->count; i++) {
+            rtree_box b = t->item_box(n->bare[i]);
+            if (box_intersects(&b, box) && fn(n->bare[i], ud))
+                return 1;
+        }
+        return 0;
+    }
     for (int i = 0; i < n->count; i++) {
         if (!box_intersects(&n->box[i], box))
             continue;
         if (n->leaf) {
             if (fn(n->item[i], ud))
                 return 1;
-        } else if (search_rec(n->child[i], box, fn, ud)) {
+        } else if (search_rec(t, n->child[i], box, fn, ud)) {
             return 1;
         }
     }
@@ -427,10 +523,10 @@ static int search_rec(const node *n, const rtree_box *box, int (*fn)(void *, voi
 void rtree_search(const rtree *t, const rtree_box *box, int (*fn)(void *item, void *udata),
                   void *udata)
 {
-    search_rec(t->root, box, fn, udata);
+    search_rec(t, t->root, box, fn, udata);
 }
 
-static long check_rec(const node *n, int depth, int height, const node *root)
+static long check_rec(const rtree *t, const node *n, int depth, int height, const node *root)
 {
     if (n != root && (n->count < 1 || n->count > MAXE))
         return -1;
@@ -440,10 +536,10 @@ static long check_rec(const node *n, int depth, int height, const node *root)
         return n->count;
     long total = 0;
     for (int i = 0; i < n->count; i++) {
-        rtree_box b = node_box(n->child[i]);
+        rtree_box b = node_box(t, n->child[i]);
         if (n->child[i]->count && !box_contains(&n->box[i], &b))
             return -1;
-        long c = check_rec(n->child[i], depth + 1, height, root);
+        long c = check_rec(t, n->child[i], depth + 1, height, root);
         if (c < 0)
             return -1;
         total += c;
@@ -453,6 +549,6 @@ static long check_rec(const node *n, int depth, int height, const node *root)
 
 int rtree_check(const rtree *t)
 {
-    long c = check_rec(t->root, 0, t->height, t->root);
+    long c = check_rec(t, t->root, 0, t->height, t->root);
     return c == (long)t->count ? 0 : -1;
 }

@@ -19,8 +19,23 @@ typedef struct {
  * outward so that it always contains the ball. */
 rtree_box rtree_box_around(const double c[3], double r);
 
+/* rtree_box_around_f is rtree_box_around of a ball whose centre is stored
+ * in floats. The floats are read here, in their own compilation unit: GCC
+ * 12 at -O2 was seen passing a unit's double position where the caller had
+ * just stored it as floats and read them back, which gave a box 1 ulp off
+ * the one the unit's stored floats define (see CMakeLists.txt). */
+rtree_box rtree_box_around_f(const float c[3], double r);
+
 /* rtree_new returns an empty tree, or NULL when out of memory. */
 rtree *rtree_new(void);
+
+/* rtree_new_bare returns an empty tree whose leaves keep no boxes: an
+ * item's box is item_box(item), read whenever the tree needs it. While an
+ * item is in the tree, item_box must return exactly the box it was
+ * inserted with (rtree_insert refuses any other box). NULL when out of
+ * memory. */
+typedef rtree_box (*rtree_item_box_fn)(const void *item);
+rtree *rtree_new_bare(rtree_item_box_fn item_box);
 
 /* rtree_free frees the tree (not the items). */
 void rtree_free(rtree *t);

@@ -39,7 +39,7 @@ static json_t *position_json(const unit *u)
     if (!u->has_pos)
         return json_null();
     char b[DC_TIME_BUFLEN];
-    json_t *p = json_pack("{s:f,s:f,s:f,s:s}", "lon", u->pos.lon, "lat", u->pos.lat, "ce_m",
+    json_t *p = json_pack("{s:f,s:f,s:f,s:s}", "lon", u->lon, "lat", u->lat, "ce_m",
                           u->ce_m, "time", dc_time_format(u->t, b));
     if (!isnan(u->alt_m))
         json_object_set_new(p, "alt_m", json_real(u->alt_m));
@@ -132,7 +132,7 @@ json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, c
         if (u->has_pos) {
             json_object_set_new(j, "geometry",
                                 json_pack("{s:s,s:[f,f]}", "type", "Point", "coordinates",
-                                          u->pos.lon, u->pos.lat));
+                                          u->lon, u->lat));
             json_object_set_new(j, "ce_m", json_real(u->ce_m));
             json_object_set_new(j, "time", json_string(dc_time_format(u->t, b)));
             if (!isnan(u->alt_m))
@@ -275,8 +275,8 @@ dc_status dc_operation_json(const dc_engine *e, const char *party, const char *i
     if (!rc) {
         *out = view_op((op *)o);
         json_t *cf = json_array();
-        for (int i = 0; i < o->ncf; i++)
-            json_array_append_new(cf, dc_conflict_view(e, o->cf[i], party));
+        for (int i = 0; i < obj_ncf(o); i++)
+            json_array_append_new(cf, dc_conflict_view(e, obj_cf(o, i), party));
         json_object_set_new(*out, "conflicts", cf);
     } else {
         *out = NULL;

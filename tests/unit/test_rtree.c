@@ -2,6 +2,7 @@
  * deletes and searches (100,000 items, ECEF-scale coordinates, duplicate
  * boxes, degenerate boxes), rtree_check() after every batch. Seeded; the
  * seed is printed (DC_TEST_SEED to replay). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -144,9 +145,16 @@ TEST(empty_tree)
     rtree_free(t);
 }
 
-TEST(random_against_brute_force)
+static rtree_box item_box_of(const void *it)
 {
-    rtree *t = rtree_new();
+    return ((const item *)it)->box;
+}
+
+/* The whole sequence on a tree with boxes in its leaves, or a bare one
+ * (rtree_new_bare: leaves read each item's box from the item). */
+static void random_run(int bare)
+{
+    rtree *t = bare ? rtree_new_bare(item_box_of) : rtree_new();
     ASSERT(t != NULL);
     size_t alive = 0;
     for (int i = 0; i < N; i++) {
@@ -265,8 +273,45 @@ TEST(random_against_brute_force)
     }
     EXPECT_EQ(rtree_check(t), 0);
     EXPECT_EQ(rtree_count(t), 1000);
+    if (bare) {
+        /* a box other than the item's own is refused, and changes nothing */
+        size_t mem = rtree_memory(t);
+        items[1000].box = random_box();
+        rtree_box other = items[1000].box;
+        other.max[0] = nextafterf(other.max[0], 1e30f);
+        EXPECT_EQ(rtree_insert(t, &other, &items[1000]), -1);
+        EXPECT_EQ(rtree_count(t), 1000);
+        EXPECT_EQ(rtree_memory(t), mem);
+        EXPECT_EQ(rtree_check(t), 0);
+    }
     rtree_free(t);
     (void)phases;
+}
+
+TEST(random_against_brute_force)
+{
+    random_run(0);
+}
+
+TEST(bare_leaves_against_brute_force)
+{
+    random_run(1);
+}
+
+TEST(bare_leaves_hold_less)
+{
+    /* the same items take less room in a bare tree: 8 bytes per leaf
+     * entry instead of 32 */
+    rtree *full = rtree_new(), *bare = rtree_new_bare(item_box_of);
+    ASSERT(full && bare);
+    for (int i = 0; i < 20000; i++) {
+        items[i].box = random_box();
+        ASSERT_EQ(rtree_insert(full, &items[i].box, &items[i]), 0);
+        ASSERT_EQ(rtree_insert(bare, &items[i].box, &items[i]), 0);
+    }
+    EXPECT(rtree_memory(bare) * 2 < rtree_memory(full));
+    rtree_free(full);
+    rtree_free(bare);
 }
 
 int main(void)
@@ -280,6 +325,8 @@ int main(void)
     RUN(box_around_contains_ball);
     RUN(empty_tree);
     RUN(random_against_brute_force);
+    RUN(bare_leaves_against_brute_force);
+    RUN(bare_leaves_hold_less);
     if (tl_failed)
         printf("seed %llu\n", (unsigned long long)seed);
     return TL_DONE();
