@@ -1368,6 +1368,38 @@ TEST(callsign_updates)
     dc_engine_free(e);
 }
 
+/* GCC 12 at -O2 (SLP vectorizer) once computed a unit's index box from its
+ * unrounded position where unit_index had just stored the float centre:
+ * for this report the box came out 1 ulp wider than the one the unit's
+ * floats define, the unit index (rtree_new_bare) refused it, and the unit
+ * went unindexed. Found by test_property; kept here as its regression
+ * test, with units spread around it. */
+TEST(unit_box_is_its_own)
+{
+    dc_engine *e = engine3();
+    dc_error err = {0};
+    char id[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "u%d", i);
+        json_t *b = json_pack("{s:s,s:s}", "callsign", id, "domain", "ground");
+        ASSERT_EQ(dc_unit_put(e, "C", id, b, T0, NULL, &err), DC_OK);
+        json_decref(b);
+        double lon = 0.80639939351553047 + (i ? (i % 20) * 0.01 : 0),
+               lat = 36.616715708445369 + (i ? (i / 20) * 0.01 : 0);
+        ASSERT_EQ(dc_position_report(e, "C", id, lon, lat, 2042.9962201496169, 42.195566941480664,
+                                     T0, T0, NULL, &err),
+                  DC_OK);
+    }
+    CHECK(e, T0);
+    for (int i = 0; i < 200; i += 2) { /* every deletion finds its unit */
+        snprintf(id, sizeof id, "u%d", i);
+        ASSERT_EQ(dc_unit_delete(e, "C", id, T0, NULL, &err), DC_OK);
+    }
+    CHECK(e, T0);
+    dc_error_clear(&err);
+    dc_engine_free(e);
+}
+
 /* Candidate marks are 32 bits wide: when the gather counter's low 32 bits
  * wrap, every mark must be cleared, or an object marked 2^32 gathers ago
  * would be taken for a candidate already seen, and its conflict missed.
@@ -1427,5 +1459,6 @@ int main(void)
     RUN(deterministic_ids);
     RUN(callsign_updates);
     RUN(candidate_marks_wrap);
+    RUN(unit_box_is_its_own);
     return TL_DONE();
 }
