@@ -66,12 +66,37 @@ static void *ent_ptr(const rtree *t, const node *n, int i)
     return is_bare(t, n) ? n->bare[i] : n->leaf ? n->item[i] : (void *)n->child[i];
 }
 
+/* nextafterf(x, FLT_MAX) and nextafterf(x, -FLT_MAX), the same values,
+ * by stepping the bits of a finite nonzero x (libm's call for the rest):
+ * a bare leaf's search computes six of these for every unit it looks at. */
+static float next_up(float x)
+{
+    if (x == 0 || !isfinite(x) || x == FLT_MAX)
+        return nextafterf(x, FLT_MAX);
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    b = x > 0 ? b + 1 : b - 1;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+static float next_down(float x)
+{
+    if (x == 0 || !isfinite(x) || x == -FLT_MAX)
+        return nextafterf(x, -FLT_MAX);
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    b = x > 0 ? b - 1 : b + 1;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
 rtree_box rtree_box_around(const double c[3], double r)
 {
     rtree_box b;
     for (int k = 0; k < 3; k++) {
-        b.min[k] = nextafterf((float)(c[k] - r), -FLT_MAX);
-        b.max[k] = nextafterf((float)(c[k] + r), FLT_MAX);
+        b.min[k] = next_down((float)(c[k] - r));
+        b.max[k] = next_up((float)(c[k] + r));
     }
     return b;
 }

@@ -2,6 +2,7 @@
  * deletes and searches (100,000 items, ECEF-scale coordinates, duplicate
  * boxes, degenerate boxes), rtree_check() after every batch. Seeded; the
  * seed is printed (DC_TEST_SEED to replay). */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -128,6 +129,32 @@ TEST(box_around_contains_ball)
                          (double)b.min[k], (double)b.max[k]);
                 return;
             }
+    }
+}
+
+/* rtree_box_around steps the bits of the rounded bounds itself: the same
+ * boxes as libm's nextafterf, for zeros, subnormals, huge and ordinary
+ * values of either sign. */
+TEST(box_around_is_nextafterf)
+{
+    static const double special[] = {0.0, -0.0, 1e-45, -1e-45, 1.2e-38, -1.2e-38, 3.4e38, -3.4e38,
+                                     3.5e38, -3.5e38, 1e39, 1.0, -1.0, 6.4e6};
+    size_t ns = sizeof special / sizeof *special;
+    for (int i = 0; i < 200000; i++) {
+        double c[3], r;
+        for (int k = 0; k < 3; k++)
+            c[k] = i < 3000 ? special[rnext() % ns] : uni(-6.4e6, 6.4e6);
+        r = i < 3000 ? special[rnext() % 4] : uni(0, 1) < 0.2 ? 0 : uni(0, 1e6);
+        rtree_box b = rtree_box_around(c, r);
+        for (int k = 0; k < 3; k++) {
+            float lo = nextafterf((float)(c[k] - r), -FLT_MAX),
+                  hi = nextafterf((float)(c[k] + r), FLT_MAX);
+            if (memcmp(&lo, &b.min[k], sizeof lo) || memcmp(&hi, &b.max[k], sizeof hi)) {
+                TL_FAIL_("box_around(%.17g, r %.17g): [%a, %a], nextafterf [%a, %a]", c[k], r,
+                         (double)b.min[k], (double)b.max[k], (double)lo, (double)hi);
+                return;
+            }
+        }
     }
 }
 
@@ -323,6 +350,7 @@ int main(void)
     rng_state = seed;
     printf("seed %llu (set DC_TEST_SEED to replay)\n", (unsigned long long)seed);
     RUN(box_around_contains_ball);
+    RUN(box_around_is_nextafterf);
     RUN(empty_tree);
     RUN(random_against_brute_force);
     RUN(bare_leaves_against_brute_force);
