@@ -1088,6 +1088,38 @@ static void nl_gather(dc_engine *e, unit *u, cands *cs)
     cs->only = e->gen;
 }
 
+/* engine_nl_prefetch (ingest.c's batches): asks the CPU to start loading
+ * what a report of u will read through its neighbour list, one level of
+ * pointers per stage (0: the list; 1: its volumes; 2: their operations,
+ * shapes and the witnesses' vertices), each stage a few reports after the
+ * one before, once the pointers it follows are in cache. A hint only: it
+ * reads nothing but the current fields of a valid list, whose volumes are
+ * all alive (vol_remove invalidates every list that may hold one). */
+void engine_nl_prefetch(const unit *u, int stage)
+{
+    const struct nlist *nl = u->nl;
+    if (!nl || !u->nl_valid)
+        return;
+    if (stage == 0) {
+        size_t bytes = sizeof *nl + 2 * sizeof nl->e[0];
+        for (size_t off = 0; off < bytes; off += 64)
+            __builtin_prefetch((const char *)nl + off);
+        return;
+    }
+    for (int i = 0; i < nl->n; i++) {
+        const volume *v = nl->e[i].v;
+        if (stage == 1) {
+            __builtin_prefetch(v);
+            __builtin_prefetch((const char *)v + 64);
+            __builtin_prefetch(&v->mark);
+        } else {
+            __builtin_prefetch(&v->op->h);
+            __builtin_prefetch(&v->op->kind);
+            shape_witness_prefetch(&nl->e[i].w);
+        }
+    }
+}
+
 static int cand_cmp(const void *a, const void *b)
 {
     const cand *x = a, *y = b;

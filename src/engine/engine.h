@@ -144,6 +144,42 @@ dc_status dc_position_report_unit(dc_engine *e, dc_unit_ref *u, double lon, doub
                                   double alt_m, double ce_m, dc_time t, dc_time now,
                                   dc_changes *ch, dc_error *err);
 
+/* ---- batches of position reports (ingest.c) ----
+ * The same reports as dc_position_report takes, many at a time, so that
+ * the engine can ask the CPU for the next reports' units, conflicts and
+ * neighbour lists while it works on the current one. */
+
+/* One position report; unit is borrowed. alt_m may be NAN. */
+typedef struct {
+    const char *unit;
+    double lon, lat, alt_m, ce_m;
+    dc_time t;
+} dc_report;
+
+/* dc_units_find is dc_unit_find for the units of r[0..n) of party, into
+ * out[0..n). Returns the index of the first report whose unit does not
+ * exist (out[i] is NULL; out[i+1..n) are not set), or n when all do. */
+size_t dc_units_find(const dc_engine *e, const char *party, const dc_report *r, size_t n,
+                     dc_unit_ref **out);
+
+/* dc_position_report_batch applies r[0..n) for party exactly as n calls of
+ * dc_position_report in order would: the same changes, appended to ch (may
+ * be NULL) in the same order, and it stops at the first report that fails,
+ * returning that call's status and error (the reports before it stay
+ * applied). *accepted (may be NULL) is the number applied. ch_end (may be
+ * NULL) receives, for each report applied, ch->n right after it (0 when ch
+ * is NULL), so that a caller can tell which report made which change. */
+dc_status dc_position_report_batch(dc_engine *e, const char *party, const dc_report *r, size_t n,
+                                   dc_time now, dc_changes *ch, size_t *ch_end, size_t *accepted,
+                                   dc_error *err);
+
+/* dc_position_report_units is dc_position_report_batch for units found
+ * already (u[i] from dc_unit_find or dc_units_find for r[i]; none NULL):
+ * n calls of dc_position_report_unit in order. */
+dc_status dc_position_report_units(dc_engine *e, dc_unit_ref *const *u, const dc_report *r,
+                                   size_t n, dc_time now, dc_changes *ch, size_t *ch_end,
+                                   size_t *accepted, dc_error *err);
+
 dc_status dc_operation_put(dc_engine *e, const char *party, const char *id, const json_t *body,
                            int create, dc_time now, dc_changes *ch, dc_error *err);
 dc_status dc_operation_delete(dc_engine *e, const char *party, const char *id, dc_time now,

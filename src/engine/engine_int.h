@@ -188,6 +188,9 @@ json_t *view_op(const op *o);
 json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id,
                                  int open);
 
+/* engine.c, for ingest.c: see there. */
+void engine_nl_prefetch(const unit *u, int stage);
+
 party *engine_party(const dc_engine *e, const char *id);
 obj *engine_lookup(const dc_engine *e, int type, const party *p, const char *id);
 int op_hazardous(const op *o);

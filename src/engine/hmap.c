@@ -66,6 +66,39 @@ void *hmap_get(const hmap *m, const char *key)
     return i == (size_t)-1 ? NULL : m->vals[i];
 }
 
+uint64_t hmap_hash(const char *key)
+{
+    return hash(key);
+}
+
+void hmap_prefetch(const hmap *m, uint64_t h)
+{
+    if (!m->cap)
+        return;
+    size_t i = h & (m->cap - 1);
+    __builtin_prefetch(&m->hashes[i]);
+    __builtin_prefetch(&m->vals[i]);
+}
+
+void *hmap_peek(const hmap *m, uint64_t h)
+{
+    if (!m->cap)
+        return NULL;
+    size_t mask = m->cap - 1, i = h & mask;
+    for (void *v; (v = m->vals[i]); i = (i + 1) & mask)
+        if (m->hashes[i] == (unsigned)h && v != TOMB)
+            return v;
+    return NULL;
+}
+
+void *hmap_get_h(const hmap *m, const char *key, uint64_t h)
+{
+    if (!m->cap)
+        return NULL;
+    size_t i = find(m, key, h);
+    return i == (size_t)-1 ? NULL : m->vals[i];
+}
+
 static int grow(hmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 16;

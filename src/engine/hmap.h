@@ -7,6 +7,7 @@
 #define DC_HMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef const char *(*hmap_key_fn)(const void *val);
 
@@ -27,6 +28,17 @@ void *hmap_get(const hmap *m, const char *key);
 int hmap_put(hmap *m, void *val);
 /* hmap_del removes key; returns the old value or NULL. */
 void *hmap_del(hmap *m, const char *key);
+
+/* Split lookups, for callers that look up many keys in a row and prefetch
+ * (engine ingest.c): hmap_hash hashes key; hmap_prefetch asks the CPU to
+ * start loading the slot where the probe for hash h starts; hmap_peek
+ * returns the first value on that probe whose stored hash matches h (a
+ * hint to prefetch: it may hold another key), or NULL; hmap_get_h is
+ * hmap_get with h = hmap_hash(key) given. */
+uint64_t hmap_hash(const char *key);
+void hmap_prefetch(const hmap *m, uint64_t h);
+void *hmap_peek(const hmap *m, uint64_t h);
+void *hmap_get_h(const hmap *m, const char *key, uint64_t h);
 
 /* hmap_at returns the value in slot i (i < cap), or NULL for an empty or
  * deleted slot: for walking every value. */

@@ -25,12 +25,12 @@
 #include <stdint.h>
 
 #include "dctime.h"
+#include "engine.h"
 
-typedef struct {
-    const char *unit; /* NUL-terminated, in the batch's own storage */
-    double lon, lat, alt_m, ce_m; /* alt_m NAN when absent or null */
-    dc_time t;
-} posbatch_report;
+/* The engine's dc_report, so that a batch goes to dc_units_find and
+ * dc_position_report_units as it is: unit is NUL-terminated, in the batch's
+ * own storage; alt_m NAN when absent or null. */
+typedef dc_report posbatch_report;
 
 typedef struct {
     posbatch_report *v;

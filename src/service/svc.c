@@ -248,22 +248,18 @@ static dc_status apply_positions_fast(svc *s, const char *party, const posbatch 
         seterr(err, DC_ERR_NOMEM, "", "out of memory");
         return DC_ERR_NOMEM;
     }
-    for (size_t i = 0; i < b->n; i++)
-        if (!(u[i] = dc_unit_find(s->e, party, b->v[i].unit)) ||
-            b->v[i].t > now + DC_FUTURE_SLACK_US) {
-            free(u);
-            *fallback = 1;
-            return DC_ERR_INVALID;
-        }
-    dc_status st = DC_OK;
-    for (size_t i = 0; i < b->n && st == DC_OK; i++) {
-        const posbatch_report *r = &b->v[i];
-        /* a report never deletes a unit: the handles stay valid */
-        st = dc_position_report_unit(s->e, u[i], r->lon, r->lat, r->alt_m, r->ce_m, r->t, now,
-                                     ch, err);
-        if (st == DC_OK)
-            (*accepted)++;
+    /* dc_units_find and dc_position_report_units prefetch the next
+     * reports' units and lists (engine ingest.c) */
+    int bad = dc_units_find(s->e, party, b->v, b->n, u) < b->n;
+    for (size_t i = 0; i < b->n && !bad; i++)
+        bad = b->v[i].t > now + DC_FUTURE_SLACK_US;
+    if (bad) {
+        free(u);
+        *fallback = 1;
+        return DC_ERR_INVALID;
     }
+    /* a report never deletes a unit: the handles stay valid */
+    dc_status st = dc_position_report_units(s->e, u, b->v, b->n, now, ch, NULL, accepted, err);
     free(u);
     return st; /* not OK only when out of memory: svc_write_impl marks the log broken */
 }
