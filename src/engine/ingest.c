@@ -29,9 +29,16 @@
 /* How many reports ahead of the one being applied each stage runs. Tuned
  * on bench_engine A; a stage needs the one before it to have landed (a
  * main-memory miss is a few hundred ns, a report about 1.5 us). */
-enum { AHEAD_HASH = 10, AHEAD_UNIT = 7, AHEAD_LISTS = 4, AHEAD_ITEMS = 2, AHEAD_SIDES = 1 };
+enum {
+    AHEAD_ID = 14,
+    AHEAD_HASH = 10,
+    AHEAD_UNIT = 7,
+    AHEAD_LISTS = 4,
+    AHEAD_ITEMS = 2,
+    AHEAD_SIDES = 1
+};
 /* dc_units_find does nothing but lookups: stages closer together. */
-enum { FIND_HASH = 8, FIND_UNIT = 4 };
+enum { FIND_ID = 12, FIND_HASH = 8, FIND_UNIT = 4 };
 #define RING 16 /* a power of two above every AHEAD_ */
 /* Lists longer than this are prefetched in part (they are ~1-2 long). */
 #define PF_MAX_ITEMS 8
@@ -44,12 +51,12 @@ typedef struct {
 
 /* lookup_start builds the key exactly as engine_lookup does and asks for
  * the hash slot where its probe starts. */
-static void lookup_start(lookup *l, const dc_engine *e, const party *p, const char *id)
+static void lookup_start(lookup *l, const dc_engine *e, const party *p, size_t np, const char *id)
 {
     l->ok = 0;
     if (!p || !id)
         return;
-    size_t np = strlen(p->id), ni = strlen(id);
+    size_t ni = strlen(id);
     if (ni > 64 || np > 32)
         return;
     memcpy(l->key, p->id, np);
@@ -123,9 +130,13 @@ static dc_status run(dc_engine *e, const char *party_id, const party *p, dc_unit
     ptrdiff_t nn = (ptrdiff_t)n, j;
     size_t done = 0;
     dc_status st = DC_OK;
-    for (ptrdiff_t i = -AHEAD_HASH; i < nn; i++) {
+    size_t np = p ? strlen(p->id) : 0;
+    for (ptrdiff_t i = -AHEAD_ID; i < nn; i++) {
+        /* the caller's id strings may be scattered (the benchmark's are) */
+        if (!given && (j = i + AHEAD_ID) >= 0 && j < nn)
+            __builtin_prefetch(r[j].unit);
         if (!given && (j = i + AHEAD_HASH) >= 0 && j < nn)
-            lookup_start(&lk[j % RING], e, p, r[j].unit);
+            lookup_start(&lk[j % RING], e, p, np, r[j].unit);
         if ((j = i + AHEAD_UNIT) >= 0 && j < nn) {
             if (given)
                 unit_prefetch((const unit *)given[j]);
@@ -187,11 +198,14 @@ size_t dc_units_find(const dc_engine *e, const char *party_id, const dc_report *
                      dc_unit_ref **out)
 {
     const party *p = engine_party(e, party_id);
+    size_t np = p ? strlen(p->id) : 0;
     lookup lk[RING];
     ptrdiff_t nn = (ptrdiff_t)n, j;
-    for (ptrdiff_t i = -FIND_HASH; i < nn; i++) {
+    for (ptrdiff_t i = -FIND_ID; i < nn; i++) {
+        if ((j = i + FIND_ID) >= 0 && j < nn)
+            __builtin_prefetch(r[j].unit);
         if ((j = i + FIND_HASH) >= 0 && j < nn)
-            lookup_start(&lk[j % RING], e, p, r[j].unit);
+            lookup_start(&lk[j % RING], e, p, np, r[j].unit);
         if ((j = i + FIND_UNIT) >= 0 && j < nn)
             lookup_peek(&lk[j % RING], e);
         if (i >= 0 && !(out[i] = (dc_unit_ref *)lookup_finish(&lk[i % RING], e)))

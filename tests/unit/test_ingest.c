@@ -194,12 +194,24 @@ static size_t make_batch(dc_report *r, char (*ids)[16], int *party_out, const ch
         r[i].t = now - (irand(6) == 0 ? (dc_time)irand(600) * DC_USEC : 0);
         if ((int)i == bad) {
             switch (irand(6)) {
-            case 0: snprintf(ids[i], sizeof ids[i], "nobody"); break;
-            case 1: snprintf(ids[i], sizeof ids[i], "u%d", NUNIT + 1); break;
-            case 2: r[i].lon = 200; break;
-            case 3: r[i].ce_m = -1; break;
-            case 4: r[i].t = now + 2 * MIN; break;
-            default: r[i].lat = NAN; break;
+            case 0:
+                snprintf(ids[i], sizeof ids[i], "nobody");
+                break;
+            case 1:
+                snprintf(ids[i], sizeof ids[i], "u%d", NUNIT + 1);
+                break;
+            case 2:
+                r[i].lon = 200;
+                break;
+            case 3:
+                r[i].ce_m = -1;
+                break;
+            case 4:
+                r[i].t = now + 2 * MIN;
+                break;
+            default:
+                r[i].lat = NAN;
+                break;
             }
         }
     }
@@ -261,7 +273,8 @@ static int run_batch(void)
     }
     for (int i = 0; i < 2 && !rc; i++) {
         if (st[i] != st[2] || acc[i] != acc[2] || err[i].code != err[2].code ||
-            strcmp(err[i].field, err[2].field) != 0 || strcmp(err[i].message, err[2].message) != 0) {
+            strcmp(err[i].field, err[2].field) != 0 ||
+            strcmp(err[i].message, err[2].message) != 0) {
             TL_FAIL_("engine %d: status %d accepted %zu '%s: %s' against %d %zu '%s: %s' (seed "
                      "%llu)",
                      i, st[i], acc[i], err[i].field, err[i].message, st[2], acc[2], err[2].field,
@@ -273,8 +286,8 @@ static int run_batch(void)
     }
     for (size_t k = 0; k < acc[0] && !rc; k++)
         if (ch_end[k] != single_end[k]) {
-            TL_FAIL_("ch_end[%zu] = %zu, single calls %zu (seed %llu)", k, ch_end[k],
-                     single_end[k], seed);
+            TL_FAIL_("ch_end[%zu] = %zu, single calls %zu (seed %llu)", k, ch_end[k], single_end[k],
+                     seed);
             rc = -1;
         }
     for (int i = 0; i < NENG; i++) {
@@ -329,8 +342,8 @@ static int setup(void)
         for (int u = 0; u < NUNIT; u++) {
             char id[16];
             snprintf(id, sizeof id, "u%d", u);
-            json_t *b = json_pack("{s:s,s:s}", "callsign", id, "domain",
-                                  irand(4) == 0 ? "air" : "ground");
+            json_t *b =
+                json_pack("{s:s,s:s}", "callsign", id, "domain", irand(4) == 0 ? "air" : "ground");
             ux[p][u] = urand(-SPAN / 2, SPAN / 2);
             uy[p][u] = urand(-SPAN / 2, SPAN / 2);
             for (int i = 0; i < NENG; i++)
@@ -394,8 +407,8 @@ TEST(batch_equals_single_reports)
     }
     dc_stats st;
     dc_engine_stats(E[0], &st);
-    printf("     %zu conflicts in all, %zu open; %d operation writes refused\n",
-           st.conflicts_total, st.conflicts_open, op_failed);
+    printf("     %zu conflicts in all, %zu open; %d operation writes refused\n", st.conflicts_total,
+           st.conflicts_open, op_failed);
     EXPECT(st.conflicts_total > 50);
     for (int i = 0; i < NENG; i++)
         dc_engine_free(E[i]);
@@ -415,8 +428,7 @@ TEST(batch_edges)
     size_t acc = 99;
     EXPECT_EQ(dc_position_report_batch(e, "RU", r, 0, T0, NULL, NULL, &acc, &err), DC_OK);
     EXPECT_EQ(acc, 0);
-    EXPECT_EQ(dc_position_report_batch(e, "XX", r, 2, T0, NULL, NULL, &acc, &err),
-              DC_ERR_NOTFOUND);
+    EXPECT_EQ(dc_position_report_batch(e, "XX", r, 2, T0, NULL, NULL, &acc, &err), DC_ERR_NOTFOUND);
     EXPECT_EQ(acc, 0);
     EXPECT_STREQ(err.field, "party");
     dc_error_clear(&err);
