@@ -47,7 +47,7 @@ static const double LON0 = 37.5, LAT0 = 36.4, SPAN = 8000; /* metres */
 static dc_engine *E[NENG];
 static dc_time T0, now;
 static double ux[NPARTY][NUNIT], uy[NPARTY][NUNIT]; /* metres from the centre */
-static int op_live[NOP], op_failed;
+static int op_live[NOP], op_failed, batches, batches_failed;
 
 static void to_lonlat(double x, double y, double *lon, double *lat)
 {
@@ -265,6 +265,8 @@ static int run_batch(void)
         if (st[2] == DC_OK)
             single_end[acc[2]++] = ch[2].n;
     }
+    batches++;
+    batches_failed += st[2] != DC_OK;
     int rc = 0;
     if (found != first_missing) {
         TL_FAIL_("dc_units_find: %zu, first missing unit %zu (seed %llu)", found, first_missing,
@@ -407,8 +409,11 @@ TEST(batch_equals_single_reports)
     }
     dc_stats st;
     dc_engine_stats(E[0], &st);
-    printf("     %zu conflicts in all, %zu open; %d operation writes refused\n", st.conflicts_total,
-           st.conflicts_open, op_failed);
+    printf("     %d batches, %d stopped by a failing report; %zu conflicts in all, %zu open; %d "
+           "operation writes refused\n",
+           batches, batches_failed, st.conflicts_total, st.conflicts_open, op_failed);
+    EXPECT(batches_failed > 10 && batches_failed < batches / 2);
+
     EXPECT(st.conflicts_total > 50);
     for (int i = 0; i < NENG; i++)
         dc_engine_free(E[i]);
