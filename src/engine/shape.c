@@ -715,6 +715,10 @@ static inline double fast_seg(double px, double py, double x, double y, double *
  * the measurements, 5 edges 88 %, 7 edges 92 % but read more). */
 #define WIT_EDGES 5
 
+/* poly_dist_fast keeps each edge's distance for the witness when the
+ * polygon has at most this many vertices (4 KB of stack). */
+#define FAST_KEEP_EDGES 512
+
 static int wit_in_window(int i, int first, int n)
 {
     int k = i - first;
@@ -736,6 +740,12 @@ static int poly_dist_fast(const geo_pt *p, const enu_frame *f, const shp_poly *p
         return 0;
     int in_shell = 0, in_hole = 0, br = 0, bi = 0;
     double best2 = INFINITY, bx = 0, by = 0;
+    /* Each edge's squared distance, kept for the witness's second look
+     * (below) when the polygon is small enough: that look then reads these
+     * instead of projecting every vertex again, which was half the cost of
+     * a refill. The same values either way, so the same bits. */
+    double seen[FAST_KEEP_EDGES];
+    int keep = w && pg->nvert <= FAST_KEEP_EDGES, k = 0;
     for (int r = 0; r < pg->nrings; r++) {
         const shp_ring *rg = &pg->rings[r];
         double px, py;
@@ -748,6 +758,8 @@ static int poly_dist_fast(const geo_pt *p, const enu_frame *f, const shp_poly *p
                 in = !in;
             /* nearest point of segment (px,py)-(x,y) to the origin */
             double d2 = fast_seg(px, py, x, y, &qx, &qy);
+            if (keep)
+                seen[k++] = d2;
             if (d2 < best2) {
                 best2 = d2;
                 bx = qx;
@@ -777,8 +789,15 @@ static int poly_dist_fast(const geo_pt *p, const enu_frame *f, const shp_poly *p
         const shp_ring *rb = &pg->rings[br];
         int first = rb->n <= WIT_EDGES ? 0 : (bi + rb->n - WIT_EDGES / 2) % rb->n;
         double other2 = INFINITY;
+        k = 0;
         for (int r = 0; r < pg->nrings; r++) {
             const shp_ring *rg = &pg->rings[r];
+            if (keep) {
+                for (int i = 0; i < rg->n; i++, k++)
+                    if ((r != br || !wit_in_window(i, first, rg->n)) && seen[k] < other2)
+                        other2 = seen[k];
+                continue;
+            }
             double px, py;
             fast_proj(p, f, &rg->v[rg->n - 1], &px, &py);
             for (int i = 0; i < rg->n; i++) {
