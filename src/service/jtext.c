@@ -148,7 +148,7 @@ void jtext_string(jtext_buf *b, const char *str, size_t n, size_t flags)
     jtext_add(b, "\"", 1);
 }
 
-static void add_int(jtext_buf *b, json_int_t v)
+void jtext_int(jtext_buf *b, json_int_t v)
 {
     char tmp[24];
     char *p = tmp + sizeof tmp;
@@ -208,9 +208,9 @@ static size_t short_decimal(char *out, double v, int precision)
     return 0;
 }
 
-/* add_real: jansson's jsonp_dtostr (C locale: the service never calls
+/* jtext_real: jansson's jsonp_dtostr (C locale: the service never calls
  * setlocale, so the decimal point is '.'). */
-static int add_real(jtext_buf *b, double v, int precision)
+int jtext_real(jtext_buf *b, double v, int precision)
 {
     char quick[40];
     size_t qn = short_decimal(quick, v, precision);
@@ -340,6 +340,8 @@ typedef struct {
 
 static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
                     const packing *pk, int depth);
+static int dump_shared(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                       const packing *pk, int depth);
 
 static int dump_container(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
                           const packing *pk, int depth)
@@ -436,48 +438,55 @@ static int dump_rec(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *ca
     case JSON_NULL: jtext_add(b, "null", 4); break;
     case JSON_TRUE: jtext_add(b, "true", 4); break;
     case JSON_FALSE: jtext_add(b, "false", 5); break;
-    case JSON_INTEGER: add_int(b, json_integer_value(j)); break;
+    case JSON_INTEGER: jtext_int(b, json_integer_value(j)); break;
     case JSON_REAL:
-        if (add_real(b, json_real_value(j), (int)((flags >> 11) & 0x1F)))
+        if (jtext_real(b, json_real_value(j), (int)((flags >> 11) & 0x1F)))
             return -1;
         break;
     case JSON_STRING: jtext_string(b, json_string_value(j), json_string_length(j), flags); break;
     case JSON_ARRAY:
-    case JSON_OBJECT: {
+    case JSON_OBJECT:
         if (!cache || j->refcount < 2)
             return dump_container(b, j, flags, cache, pk, depth);
-        centry *e = cache_slot(cache, j);
-        if (e->j == j && e->flags == flags) {
-            emit_cached(b, e, pk);
-            break;
-        }
-        /* The subtree's full text (packing only applies at this level: a
-         * cached subtree inside it is copied in full). */
-        size_t start = b->len;
-        if (dump_container(b, j, flags, cache, NULL, depth))
-            return -1;
-        size_t len = b->len - start;
-        if (len >= CACHE_MIN_TEXT && cache->bytes + len <= cache->max_bytes) {
-            char *text = malloc(len);
-            if (text) {
-                centry_drop(cache, e);
-                memcpy(text, b->buf + start, len);
-                e->j = json_incref((json_t *)j);
-                e->flags = flags;
-                e->text = text;
-                e->len = len;
-                e->ref = 0;
-                e->used = cache->clock;
-                cache->bytes += len;
-                if (pk) {
-                    b->len = start;
-                    emit_cached(b, e, pk);
-                }
+        return dump_shared(b, j, flags, cache, pk, depth);
+    default: return -1;
+    }
+    return b->oom ? -1 : 0;
+}
+
+/* dump_shared writes a container someone else also holds: from the cache,
+ * or in full and then cached. */
+static int dump_shared(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                       const packing *pk, int depth)
+{
+    centry *e = cache_slot(cache, j);
+    if (e->j == j && e->flags == flags) {
+        emit_cached(b, e, pk);
+        return b->oom ? -1 : 0;
+    }
+    /* The subtree's full text (packing only applies at this level: a
+     * cached subtree inside it is copied in full). */
+    size_t start = b->len;
+    if (dump_container(b, j, flags, cache, NULL, depth))
+        return -1;
+    size_t len = b->len - start;
+    if (len >= CACHE_MIN_TEXT && cache->bytes + len <= cache->max_bytes) {
+        char *text = malloc(len);
+        if (text) {
+            centry_drop(cache, e);
+            memcpy(text, b->buf + start, len);
+            e->j = json_incref((json_t *)j);
+            e->flags = flags;
+            e->text = text;
+            e->len = len;
+            e->ref = 0;
+            e->used = cache->clock;
+            cache->bytes += len;
+            if (pk) {
+                b->len = start;
+                emit_cached(b, e, pk);
             }
         }
-        break;
-    }
-    default: return -1;
     }
     return b->oom ? -1 : 0;
 }
@@ -492,6 +501,59 @@ int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *
 {
     packing pk = {new_ref, ctx};
     return dump_rec(b, j, flags, cache, &pk, 0);
+}
+
+int jtext_dump_shared(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                      jtext_new_ref_fn new_ref, void *ctx, int depth)
+{
+    packing pk = {new_ref, ctx};
+    const packing *pkp = new_ref ? &pk : NULL;
+    if (cache && (json_is_object(j) || json_is_array(j)))
+        return dump_shared(b, j, flags, cache, pkp, depth);
+    return dump_rec(b, j, flags, cache, pkp, depth);
+}
+
+/* jansson's rules for the UTF-8 it accepts (RFC 3629): no continuation
+ * byte first, no overlong form, no surrogate, nothing above U+10FFFF. */
+int jtext_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t v, min;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            v = c & 0x1F;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            v = c & 0x0F;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            v = c & 0x07;
+            min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            v = (v << 6) | (s[i + k] & 0x3F);
+        }
+        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
 }
 
 const char *jtext_ref_read(const char *p, const char *end, long long *ref)

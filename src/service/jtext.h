@@ -31,6 +31,14 @@ void jtext_add(jtext_buf *b, const char *s, size_t n);
 void jtext_adds(jtext_buf *b, const char *s);
 /* jtext_string appends s (n bytes of UTF-8) as a JSON string literal. */
 void jtext_string(jtext_buf *b, const char *s, size_t n, size_t flags);
+/* jtext_int appends v as jansson writes an integer; jtext_real appends v as
+ * jansson writes a real with JSON_REAL_PRECISION(precision) (0: 17
+ * digits), v finite. jtext_real returns 0, or -1 when v cannot be written. */
+void jtext_int(jtext_buf *b, json_int_t v);
+int jtext_real(jtext_buf *b, double v, int precision);
+/* jtext_utf8_valid returns 1 when s[0..n) is UTF-8 that jansson accepts in
+ * a string (json_stringn gives NULL otherwise), else 0. */
+int jtext_utf8_valid(const char *s, size_t n);
 /* jtext_take returns the text as a malloc'd NUL-terminated string (the
  * buffer is left empty), or NULL on out of memory. */
 char *jtext_take(jtext_buf *b);
@@ -59,6 +67,16 @@ int jtext_dump(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache);
 typedef long long (*jtext_new_ref_fn)(void *ctx, const char *text, size_t len);
 int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
                       jtext_new_ref_fn new_ref, void *ctx);
+
+/* jtext_dump_shared appends j as jtext_dump (new_ref NULL) or
+ * jtext_dump_packed (new_ref given) write it where it sits in a larger
+ * value that holds a reference to it besides its owner's (refcount >= 2:
+ * cached and packed as a shared subtree, whatever j's own refcount is),
+ * at nesting depth `depth` of that larger value. For writers of a
+ * value's text that do not build the value itself (evbody.c). Returns 0,
+ * or -1 as jtext_dump. */
+int jtext_dump_shared(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
+                      jtext_new_ref_fn new_ref, void *ctx, int depth);
 
 /* jtext_unpack appends text with every reference replaced by the text
  * lookup(ctx, ref) gives (NULL: an unknown reference, an error). Returns 0
