@@ -241,6 +241,66 @@ json_t *dc_cop_json(const dc_engine *e, const char *party, dc_time now);
 /* dc_conflict_view returns the conflict as `party` sees it (SPEC 4), or
  * NULL when party is not a side. */
 json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *party);
+
+/* What dc_conflict_view shows, as plain fields, for writers of its text
+ * that do not build the JSON (the service's event bodies). Filled by
+ * dc_conflict_facts_get under exactly dc_conflict_view's rules; a field
+ * the view does not show is not set. Strings and geometries are borrowed
+ * from the engine and valid until its next write. */
+enum {
+    DC_FACTS_NONE, /* the other object identified only ("geometry": null) */
+    DC_FACTS_OP,
+    DC_FACTS_SITE,
+    DC_FACTS_UNIT, /* with a position when unit_has_pos, else "geometry": null */
+};
+
+typedef struct {
+    const json_t *geometry; /* the engine's own */
+    dc_time start, end;
+    int has_radius, has_lower, has_upper;
+    double radius_m, alt_lower_m, alt_upper_m;
+} dc_volume_facts;
+
+typedef struct {
+    const char *id;
+    int open, critical, stale;
+    double distance_m; /* as shown (rounded to 0.1 m) */
+    dc_time window_start, window_end, opened_at;
+    dc_time resolved_at; /* shown when !open, else null */
+    const char *mine_type, *mine_id;
+    /* "acks": one key per party (one when both sides are one party);
+     * ack_at 0 shows null */
+    int nacks;
+    const char *ack_party[2];
+    dc_time ack_at[2];
+    const char *note; /* the viewer's own note, or NULL */
+    /* "other" */
+    const char *other_party, *other_type, *other_id;
+    int other_shows; /* DC_FACTS_* */
+    const char *other_kind; /* not for DC_FACTS_NONE */
+    /* DC_FACTS_OP */
+    const char *op_state;
+    int nvol; /* dc_conflict_facts_volume gives each */
+    const void *op_;
+    /* DC_FACTS_SITE */
+    const json_t *site_geometry;
+    double site_radius_m, site_standoff_m;
+    int site_has_from, site_has_to;
+    dc_time site_valid_from, site_valid_to;
+    /* DC_FACTS_UNIT */
+    int unit_has_pos, unit_has_alt;
+    double unit_lon, unit_lat, unit_ce_m, unit_alt_m;
+    dc_time unit_time;
+} dc_conflict_facts;
+
+/* dc_conflict_facts_get fills f with what dc_conflict_view(e, c, party)
+ * shows. Returns 0, or -1 when party is not a side (the view is NULL). */
+int dc_conflict_facts_get(const dc_engine *e, const dc_conflict *c, const char *party,
+                          dc_conflict_facts *f);
+/* dc_conflict_facts_volume gives volume i (0 <= i < f->nvol) of the other
+ * side's operation (DC_FACTS_OP). */
+void dc_conflict_facts_volume(const dc_conflict_facts *f, int i, dc_volume_facts *v);
+
 const char *dc_conflict_id(const dc_conflict *c);
 /* dc_conflict_sides returns the two parties of c (borrowed). */
 void dc_conflict_sides(const dc_conflict *c, const char **a, const char **b);

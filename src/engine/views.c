@@ -191,6 +191,106 @@ json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *p
     return j;
 }
 
+/* dc_conflict_facts_get mirrors dc_conflict_view and
+ * view_object_for_conflict above, rule for rule: a change to what they
+ * show must be made here too (tests/unit/test_evbody.c compares the texts
+ * both give for many conflicts). */
+int dc_conflict_facts_get(const dc_engine *e, const dc_conflict *c, const char *party_id,
+                          dc_conflict_facts *f)
+{
+    int side;
+    if (strcmp(party_id, c->pa->id) == 0)
+        side = 0;
+    else if (strcmp(party_id, c->pb->id) == 0)
+        side = 1;
+    else
+        return -1;
+    memset(f, 0, sizeof *f);
+    int mine_type = side ? c->b_type : c->a_type, other_type = side ? c->a_type : c->b_type;
+    const char *other_id = side ? c->a_id : c->b_id;
+    const party *other_p = side ? c->pa : c->pb;
+    f->id = c->id;
+    f->open = c->open;
+    f->critical = c->severity == 2;
+    f->stale = c->stale;
+    f->distance_m = round1(c->dist);
+    f->window_start = c->wstart;
+    f->window_end = c->wend;
+    f->opened_at = c->opened_at;
+    f->resolved_at = c->resolved_at;
+    f->mine_type = dc_objtype_names[mine_type];
+    f->mine_id = side ? c->b_id : c->a_id;
+    /* one object, keyed by party: b's entry replaces a's when they are one */
+    f->ack_party[0] = c->pa->id;
+    f->ack_at[0] = c->ack_a;
+    if (strcmp(c->pa->id, c->pb->id) == 0) {
+        f->nacks = 1;
+        f->ack_at[0] = c->ack_b;
+    } else {
+        f->nacks = 2;
+        f->ack_party[1] = c->pb->id;
+        f->ack_at[1] = c->ack_b;
+    }
+    f->note = side ? c->note_b : c->note_a;
+
+    /* The other side: once resolved, only what identifies it. */
+    f->other_party = other_p->id;
+    f->other_type = dc_objtype_names[other_type];
+    f->other_id = other_id;
+    obj *o = c->open ? engine_lookup(e, other_type, other_p, other_id) : NULL;
+    if (!o) {
+        f->other_shows = DC_FACTS_NONE;
+        return 0;
+    }
+    if (other_type == OBJ_OP) {
+        const op *x = (const op *)o;
+        f->other_shows = DC_FACTS_OP;
+        f->other_kind = dc_kind_names[x->kind];
+        f->op_state = dc_state_names[x->state];
+        f->nvol = x->nvol;
+        f->op_ = x;
+    } else if (other_type == OBJ_SITE) {
+        const site *s = (const site *)o;
+        f->other_shows = DC_FACTS_SITE;
+        f->other_kind = dc_category_names[s->category];
+        f->site_geometry = s->geometry;
+        f->site_radius_m = s->radius_m;
+        f->site_standoff_m = s->standoff_m;
+        f->site_has_from = s->has_from;
+        f->site_valid_from = s->valid_from;
+        f->site_has_to = s->has_to;
+        f->site_valid_to = s->valid_to;
+    } else {
+        const unit *u = (const unit *)o;
+        f->other_shows = DC_FACTS_UNIT;
+        f->other_kind = dc_domain_names[u->domain];
+        f->unit_has_pos = u->has_pos;
+        if (u->has_pos) {
+            f->unit_lon = u->lon;
+            f->unit_lat = u->lat;
+            f->unit_ce_m = u->ce_m;
+            f->unit_time = u->t;
+            f->unit_has_alt = !isnan(u->alt_m);
+            f->unit_alt_m = u->alt_m;
+        }
+    }
+    return 0;
+}
+
+void dc_conflict_facts_volume(const dc_conflict_facts *f, int i, dc_volume_facts *out)
+{
+    const volume *v = &((const op *)f->op_)->vols[i];
+    out->geometry = v->geometry;
+    out->start = v->start;
+    out->end = v->end;
+    out->has_radius = shape_is_disc(v->shape);
+    out->radius_m = v->radius_m;
+    out->has_lower = v->has_lo;
+    out->alt_lower_m = v->alt_lo;
+    out->has_upper = v->has_hi;
+    out->alt_upper_m = v->alt_hi;
+}
+
 static int can_list(const party *viewer, const obj *o)
 {
     if (o->owner == viewer)
