@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "evbody.h"
 #include "jtext.h"
 #include "slog.h"
 
@@ -354,18 +355,6 @@ static dc_status apply(svc *s, const char *op, const char *party, const char *id
 
 /* ---- records and events ---- */
 
-static const char *change_name(dc_change_type t)
-{
-    switch (t) {
-    case DC_CH_OPENED: return "opened";
-    case DC_CH_CHANGED: return "changed";
-    case DC_CH_ACKED: return "acked";
-    case DC_CH_OVERRIDDEN: return "overridden";
-    case DC_CH_RESOLVED: return "resolved";
-    }
-    return "changed";
-}
-
 /* new_text is jtext's new_ref for packed event bodies: the text goes to
  * the texts table with the record that first refers to it. emu held. */
 typedef struct {
@@ -393,22 +382,23 @@ static long long new_text(void *ctx, const char *text, size_t len)
     return t->id;
 }
 
-/* The flags of an event body's text. */
-#define EVENT_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
-
-/* each_event turns the changes of record idx into per-party event objects,
- * assigning seqs, and gives each to fn (which takes the reference; a party
- * has its seq only once fn returned 0). Returns 0, or -1 (out of memory,
- * or fn's -1). emu held. */
-typedef int (*event_fn)(void *ctx, const char *party, int64_t seq, json_t *ev);
+/* each_event turns the changes of record idx into per-party event body
+ * texts, assigning seqs, and gives each to fn (which takes the text; a
+ * party has its seq only once fn returned 0). The text is packed when
+ * new_ref is given (jtext_dump_packed's new_ref and ctx), else in full.
+ * Returns 0, or -1 (out of memory, or fn's -1). emu held. */
+typedef int (*event_fn)(void *ctx, const char *party, int64_t seq, char *body);
 static int each_event(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
-                      const json_t *args, event_fn fn, void *ctx)
+                      const json_t *args, jtext_new_ref_fn new_ref, void *ref_ctx,
+                      event_fn fn, void *ctx)
 {
     if (ch->n == 0)
         return 0;
     char tbuf[DC_TIME_BUFLEN];
     dc_time_format(now, tbuf);
-    for (size_t i = 0; i < ch->n; i++) {
+    jtext_buf tb = {0};
+    int rc = 0;
+    for (size_t i = 0; i < ch->n && rc == 0; i++) {
         const dc_change *c = &ch->v[i];
         const char *side[2] = {NULL, NULL};
         dc_conflict_sides(c->conflict, &side[0], &side[1]);
@@ -418,46 +408,52 @@ static int each_event(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
             party_slot *ps = party_find(s, side[k]);
             if (!ps)
                 continue;
-            json_t *view = dc_conflict_view(s->e, c->conflict, side[k]);
-            json_t *ev = json_object();
-            if (!ev) {
-                json_decref(view);
-                return -1;
-            }
             int64_t seq = ps->head_seq + 1;
-            json_object_set_new(ev, "seq", json_integer(seq));
-            json_object_set_new(ev, "type", json_string(change_name(c->type)));
-            json_object_set_new(ev, "time", json_string(tbuf));
-            json_object_set_new(ev, "record", json_integer(idx));
-            json_object_set_new(ev, "conflict", view ? view : json_null());
-            if (c->by_party)
-                json_object_set_new(ev, "by", json_string(c->by_party));
-            if (c->type == DC_CH_OVERRIDDEN && args) {
-                json_t *ov = json_object_get(args, "override");
-                json_t *reason = ov ? json_object_get(ov, "reason") : NULL;
-                if (json_is_string(reason))
-                    json_object_set(ev, "reason", reason);
+            tb.len = 0;
+            /* the text written directly, or (what that does not cover)
+             * from the event's jansson object */
+            int direct = evbody_text(&tb, s->e, c, side[k], seq, idx, tbuf, s->geo_text,
+                                     new_ref, ref_ctx);
+            if (direct == 1) {
+                json_t *ev = evbody_json(s->e, c, side[k], seq, idx, tbuf, args);
+                if (!ev) {
+                    rc = -1;
+                    break;
+                }
+                if (new_ref)
+                    jtext_dump_packed(&tb, ev, EVBODY_FLAGS, s->geo_text, new_ref, ref_ctx);
+                else
+                    jtext_dump(&tb, ev, EVBODY_FLAGS, s->geo_text);
+                json_decref(ev);
             }
-            if (fn(ctx, side[k], seq, ev) != 0)
-                return -1;
+            char *body = tb.oom ? NULL : malloc(tb.len + 1);
+            if (!body) {
+                rc = -1;
+                break;
+            }
+            memcpy(body, tb.buf ? tb.buf : "", tb.len);
+            body[tb.len] = 0;
+            if (fn(ctx, side[k], seq, body) != 0) {
+                rc = -1;
+                break;
+            }
             ps->head_seq = seq;
         }
     }
-    return 0;
+    jtext_free(&tb);
+    return rc;
 }
 
 typedef struct {
     svc *s;
     store_pending *p;
     size_t cap;
-    int packed;
 } pending_events;
 
-/* add_event is make_events' event_fn: the body text, as json_dumps with
- * EVENT_FLAGS gives it; the other side's geometry text comes from the
- * cache, and is stored once (packed) rather than in every event that
- * shows it. */
-static int add_event(void *ctx, const char *party, int64_t seq, json_t *ev)
+/* add_event is make_events' event_fn: the body (packed: the other side's
+ * geometry text comes from the cache and is stored once rather than in
+ * every event that shows it) joins the record. */
+static int add_event(void *ctx, const char *party, int64_t seq, char *body)
 {
     pending_events *pe = ctx;
     store_pending *p = pe->p;
@@ -465,22 +461,12 @@ static int add_event(void *ctx, const char *party, int64_t seq, json_t *ev)
         size_t cap = pe->cap ? pe->cap * 2 : 4;
         store_event *ne = realloc(p->events, cap * sizeof *ne);
         if (!ne) {
-            json_decref(ev);
+            free(body);
             return -1;
         }
         p->events = ne;
         pe->cap = cap;
     }
-    text_ctx tc = {pe->s, p};
-    jtext_buf tb = {0};
-    if (pe->packed)
-        jtext_dump_packed(&tb, ev, EVENT_FLAGS, pe->s->geo_text, new_text, &tc);
-    else
-        jtext_dump(&tb, ev, EVENT_FLAGS, pe->s->geo_text);
-    char *body = jtext_take(&tb);
-    json_decref(ev);
-    if (!body)
-        return -1;
     store_event *se = &p->events[p->nevents++];
     snprintf(se->party, sizeof se->party, "%s", party);
     se->seq = seq;
@@ -491,10 +477,11 @@ static int add_event(void *ctx, const char *party, int64_t seq, json_t *ev)
 /* make_events turns the changes of record idx into per-party events in p.
  * Returns 0 or -1 (out of memory). emu held. */
 static int make_events(svc *s, const dc_changes *ch, int64_t idx, dc_time now,
-                       const json_t *args, int packed, store_pending *p)
+                       const json_t *args, store_pending *p)
 {
-    pending_events pe = {s, p, 0, packed};
-    return each_event(s, ch, idx, now, args, add_event, &pe);
+    pending_events pe = {s, p, 0};
+    text_ctx tc = {s, p};
+    return each_event(s, ch, idx, now, args, new_text, &tc, add_event, &pe);
 }
 
 #define RECORD_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
@@ -682,7 +669,7 @@ static int log_record(svc *s, const char *op, const char *party, const char *id,
     store_pending *p = chain_record(s, content);
     if (!p)
         return -1;
-    if (make_events(s, ch, p->idx, now, args, 1, p) != 0) {
+    if (make_events(s, ch, p->idx, now, args, p) != 0) {
         store_pending_free(p);
         return -1;
     }
@@ -1425,7 +1412,7 @@ typedef struct {
 /* queue_event is the replay's event_fn: the event's text (as
  * make_events makes it, in full) joins the batch for the reader to
  * check. */
-static int queue_event(void *ctx, const char *party, int64_t seq, json_t *ev)
+static int queue_event(void *ctx, const char *party, int64_t seq, char *body)
 {
     replay_out *ro = ctx;
     event_batch *b = ro->out;
@@ -1433,18 +1420,12 @@ static int queue_event(void *ctx, const char *party, int64_t seq, json_t *ev)
         size_t cap = b->cap ? b->cap * 2 : 64;
         replay_event *nv = realloc(b->v, cap * sizeof *nv);
         if (!nv) {
-            json_decref(ev);
+            free(body);
             return -1;
         }
         b->v = nv;
         b->cap = cap;
     }
-    jtext_buf tb = {0};
-    jtext_dump(&tb, ev, EVENT_FLAGS, ro->s->geo_text);
-    char *body = jtext_take(&tb);
-    json_decref(ev);
-    if (!body)
-        return -1;
     replay_event *e = &b->v[b->n++];
     snprintf(e->party, sizeof e->party, "%s", party);
     e->seq = seq;
@@ -1518,7 +1499,7 @@ static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
         /* the events go to the check (as before, also those made before
          * running out of memory half-way) */
         replay_out ro = {s, out, idx};
-        if (each_event(s, &ch, idx, t, args, queue_event, &ro) != 0) {
+        if (each_event(s, &ch, idx, t, args, NULL, NULL, queue_event, &ro) != 0) {
             snprintf(rc->errbuf, rc->errlen, "record %" PRId64 ": out of memory", idx);
             rcode = 1;
         }
