@@ -534,6 +534,35 @@ TEST(direct_equals_jansson)
     ASSERT(cs.fallbacks < cs.events / 4);
 }
 
+/* evbody_time_format gives dc_time_format's text. */
+TEST(time_format_as_engine)
+{
+    const dc_time edges[] = {0, 1, -1, DC_USEC - 1, 253402300800LL * DC_USEC - 1,
+                             253402300800LL * DC_USEC, DC_TIME_MIN, DC_TIME_MAX,
+                             951782400LL * DC_USEC, /* 2000-02-29 */
+                             4107542400LL * DC_USEC /* 2100-03-01 */};
+    for (int i = 0; i < 1000000; i++) {
+        dc_time t;
+        if (i < (int)(sizeof edges / sizeof edges[0]))
+            t = edges[i];
+        else if (i % 4 == 0)
+            t = (dc_time)(rnd() % (253402300800ULL * DC_USEC + 10)) - 5;
+        else if (i % 4 == 1) /* whole seconds */
+            t = (dc_time)(rnd() % 253402300800ULL) * DC_USEC;
+        else if (i % 4 == 2)
+            t = (dc_time)rnd();
+        else
+            t = T0 + (dc_time)(rnd() % (400ULL * 366 * 86400 * DC_USEC));
+        char a[DC_TIME_BUFLEN], b[DC_TIME_BUFLEN];
+        dc_time_format(t, a);
+        size_t n = evbody_time_format(t, b);
+        if (strcmp(a, b) != 0 || n != strlen(a)) {
+            TL_FAIL_("time %" PRId64 ": \"%s\" != \"%s\"", (int64_t)t, b, a);
+            return;
+        }
+    }
+}
+
 /* jtext_utf8_valid accepts exactly what json_stringn accepts. */
 TEST(utf8_validity_as_jansson)
 {
@@ -565,6 +594,7 @@ int main(void)
     geod_init(&G, 6378137, 1 / 298.257223563);
     dc_time_parse("2017-02-09T04:00:00Z", &T0);
     RUN(utf8_validity_as_jansson);
+    RUN(time_format_as_engine);
     RUN(direct_equals_jansson);
     return TL_DONE();
 }
