@@ -96,6 +96,8 @@ static json_t *op_geometry(const op *o)
     return json_pack("{s:s,s:o}", "type", "GeometryCollection", "geometries", g);
 }
 
+/* dc_conflict_facts_get (below) mirrors this and dc_conflict_view for the
+ * service's direct event writer: change them together. */
 json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id,
                                  int open)
 {
