@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "wl_json.h"
@@ -72,17 +73,6 @@ static void conn_close(conn *c)
     free(c->rb);
 }
 
-static void send_all(conn *c, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t k = send(c->fd, s, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            die("send failed");
-        s += k;
-        n -= (size_t)k;
-    }
-}
-
 static void fill(conn *c)
 {
     if (c->rp > 0) {
@@ -100,6 +90,33 @@ static void fill(conn *c)
     c->rn += (size_t)k;
 }
 
+/* send_req sends a request's head and body in one call, as most HTTP
+ * clients do (Python's http.client among them). Sent as two (the head on
+ * its own, TCP_NODELAY), phase A measured 131k-235k reports/s over seven
+ * runs and the independent check 0.97-1.44x that; in one call, four runs
+ * gave 225k-322k and 1.01-1.23x. */
+static void send_req(conn *c, const char *head, size_t hn, const char *body, size_t blen)
+{
+    struct iovec v[2] = {{(void *)head, hn}, {(void *)body, blen}};
+    int nv = blen ? 2 : 1;
+    size_t left = hn + blen;
+    while (left) {
+        struct msghdr m = {0};
+        m.msg_iov = v;
+        m.msg_iovlen = (size_t)nv;
+        ssize_t k = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        if (k <= 0)
+            die("send failed");
+        left -= (size_t)k;
+        for (int i = 0; i < nv && k > 0; i++) {
+            size_t d = (size_t)k < v[i].iov_len ? (size_t)k : v[i].iov_len;
+            v[i].iov_base = (char *)v[i].iov_base + d;
+            v[i].iov_len -= d;
+            k -= (ssize_t)d;
+        }
+    }
+}
+
 /* One request; returns the status and a malloc'd NUL-terminated body. */
 static int request(conn *c, const char *method, const char *path, const char *token,
                    const char *body, size_t blen, char **out)
@@ -110,9 +127,7 @@ static int request(conn *c, const char *method, const char *path, const char *to
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                       "Connection: keep-alive\r\n\r\n",
                       method, path, g_host, g_port, token, body ? blen : 0);
-    send_all(c, head, (size_t)hn);
-    if (body && blen)
-        send_all(c, body, blen);
+    send_req(c, head, (size_t)hn, body, body ? blen : 0);
     /* headers */
     char *end;
     for (;;) {
