@@ -162,14 +162,20 @@ int dc_conflict_is_open(const dc_conflict *c)
     return c->open;
 }
 
+/* Which side of c party_id is: 0 (a), 1 (b), or -1 for neither. */
+static int conflict_side(const dc_conflict *c, const char *party_id)
+{
+    if (strcmp(party_id, c->pa->id) == 0)
+        return 0;
+    if (strcmp(party_id, c->pb->id) == 0)
+        return 1;
+    return -1;
+}
+
 json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *party_id)
 {
-    int side;
-    if (strcmp(party_id, c->pa->id) == 0)
-        side = 0;
-    else if (strcmp(party_id, c->pb->id) == 0)
-        side = 1;
-    else
+    int side = conflict_side(c, party_id);
+    if (side < 0)
         return NULL;
     char ws[DC_TIME_BUFLEN], we[DC_TIME_BUFLEN], oa[DC_TIME_BUFLEN];
     int mine_type = side ? c->b_type : c->a_type, other_type = side ? c->a_type : c->b_type;
@@ -200,12 +206,8 @@ json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *p
 int dc_conflict_facts_get(const dc_engine *e, const dc_conflict *c, const char *party_id,
                           dc_conflict_facts *f)
 {
-    int side;
-    if (strcmp(party_id, c->pa->id) == 0)
-        side = 0;
-    else if (strcmp(party_id, c->pb->id) == 0)
-        side = 1;
-    else
+    int side = conflict_side(c, party_id);
+    if (side < 0)
         return -1;
     memset(f, 0, sizeof *f);
     int mine_type = side ? c->b_type : c->a_type, other_type = side ? c->a_type : c->b_type;

@@ -182,6 +182,17 @@ static void put_geometry(writer *w, const json_t *g, int depth)
 /* The other side's operation: {"geometry", "id", "kind", "party",
  * "state", "type", "volumes"}; "geometry" is its one volume's geometry or
  * a GeometryCollection of them all. */
+/* The other side's "id", "kind" and "party" members, in that order. */
+static void put_id_kind_party(writer *w, const dc_conflict_facts *f)
+{
+    LIT(w, "\"id\":");
+    put_str(w, f->other_id);
+    LIT(w, ",\"kind\":");
+    put_str(w, f->other_kind);
+    LIT(w, ",\"party\":");
+    put_str(w, f->other_party);
+}
+
 static void put_other_op(writer *w, const dc_conflict_facts *f)
 {
     dc_volume_facts v;
@@ -199,12 +210,8 @@ static void put_other_op(writer *w, const dc_conflict_facts *f)
         }
         LIT(w, "],\"type\":\"GeometryCollection\"}");
     }
-    LIT(w, ",\"id\":");
-    put_str(w, f->other_id);
-    LIT(w, ",\"kind\":");
-    put_str(w, f->other_kind);
-    LIT(w, ",\"party\":");
-    put_str(w, f->other_party);
+    LIT(w, ",");
+    put_id_kind_party(w, f);
     LIT(w, ",\"state\":");
     put_str(w, f->op_state);
     LIT(w, ",\"type\":");
@@ -247,12 +254,8 @@ static void put_other(writer *w, const dc_conflict_facts *f)
     case DC_FACTS_SITE:
         LIT(w, "{\"geometry\":");
         put_geometry(w, f->site_geometry, 3);
-        LIT(w, ",\"id\":");
-        put_str(w, f->other_id);
-        LIT(w, ",\"kind\":");
-        put_str(w, f->other_kind);
-        LIT(w, ",\"party\":");
-        put_str(w, f->other_party);
+        LIT(w, ",");
+        put_id_kind_party(w, f);
         LIT(w, ",\"radius_m\":");
         put_real(w, f->site_radius_m);
         LIT(w, ",\"standoff_m\":");
@@ -283,15 +286,11 @@ static void put_other(writer *w, const dc_conflict_facts *f)
             put_real(w, f->unit_lon);
             LIT(w, ",");
             put_real(w, f->unit_lat);
-            LIT(w, "],\"type\":\"Point\"},\"id\":");
+            LIT(w, "],\"type\":\"Point\"},");
         } else {
-            LIT(w, "{\"geometry\":null,\"id\":");
+            LIT(w, "{\"geometry\":null,");
         }
-        put_str(w, f->other_id);
-        LIT(w, ",\"kind\":");
-        put_str(w, f->other_kind);
-        LIT(w, ",\"party\":");
-        put_str(w, f->other_party);
+        put_id_kind_party(w, f);
         if (f->unit_has_pos) {
             LIT(w, ",\"time\":");
             put_time(w, f->unit_time);
