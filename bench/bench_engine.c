@@ -204,6 +204,7 @@ typedef struct {
     double secs;
     double cpu_secs; /* this thread's CPU time: less sensitive to a shared machine */
     long hits, opened, resolved;
+    double t0; /* CLOCK_MONOTONIC at the start, for `perf record -k CLOCK_MONOTONIC` */
 } ingest_res;
 
 static double cpu_now_s(void)
@@ -292,6 +293,7 @@ static ingest_res run_ingest(dc_engine *e, const wl_theatre *w, char **uid, long
     }
     r.secs = wl_now_s() - t0;
     r.cpu_secs = cpu_now_s() - c0;
+    r.t0 = t0;
     r.reports = total;
     if (expect)
         for (long b = 0; b < nb; b++)
@@ -561,8 +563,9 @@ int main(int argc, char **argv)
             json_object_set_new(res, "ingest_inprocess_per_s", json_real(round(rate)));
             json_object_set_new(res, "ingest_inprocess_ns_per_report",
                                 json_real(1e9 * r.secs / r.reports));
-            fprintf(stderr, "A: CPU %.3f s (%.0f ns/report) of the %.3f s\n", r.cpu_secs,
-                    1e9 * r.cpu_secs / r.reports, r.secs);
+            fprintf(stderr, "A: CPU %.3f s (%.0f ns/report) of the %.3f s, from %.6f to %.6f "
+                    "(CLOCK_MONOTONIC: perf report --time)\n", r.cpu_secs,
+                    1e9 * r.cpu_secs / r.reports, r.secs, r.t0, r.t0 + r.secs);
             json_object_set_new(res, "ingest_inprocess_cpu_ns_per_report",
                                 json_real(1e9 * r.cpu_secs / r.reports));
             json_object_set_new(res, "ingest_reports", json_integer(r.reports));

@@ -2,8 +2,10 @@
  * (seeded random trees, every flag combination the service uses, odd
  * strings and numbers), and its subtree cache never serves stale or wrong
  * text. */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "jtext.h"
 #include "testlib.h"
@@ -150,6 +152,106 @@ TEST(decimals_print_like_printf)
     json_decref(a);
 }
 
+/* A random double of the shapes the exact path must get right: any bits
+ * in its range and around its edges, short decimals a few ulps off, values
+ * next to a power of ten (which round up into the next decade), and
+ * K / 2^s, whose decimal expansion ends in a 5 after s places: at the
+ * right precision each of those is an exact tie, which printf rounds to
+ * even. */
+static double rnd_real_for_g(void)
+{
+    double v;
+    switch (rnd() % 6) {
+    case 0: { /* any bits from 1e-8 to 1e17 */
+        double lo = log2(1e-8), hi = log2(1e17);
+        double ex = lo + (hi - lo) * ((double)(rnd() >> 11) / 9007199254740992.0);
+        uint64_t u;
+        double base = ldexp(1.0, (int)floor(ex));
+        memcpy(&u, &base, sizeof u);
+        u |= rnd() & ((1ULL << 52) - 1);
+        memcpy(&v, &u, sizeof v);
+        break;
+    }
+    case 1: { /* a decimal of up to 17 digits, a few ulps off */
+        v = (double)(rnd() % 100000000000000000ULL) / pow(10, (double)(rnd() % 23));
+        for (int k = (int)(rnd() % 4); k > 0; k--)
+            v = nextafter(v, rnd() % 2 ? INFINITY : 0);
+        break;
+    }
+    case 2: { /* next to 10^k */
+        v = pow(10, (double)((int)(rnd() % 24) - 7));
+        for (int k = (int)(rnd() % 3); k > 0; k--)
+            v = nextafter(v, rnd() % 2 ? INFINITY : 0);
+        break;
+    }
+    case 3: /* the edges of the exact path's range */
+        v = nextafter(rnd() % 2 ? 1e-6 : 4503599627370496.0, rnd() % 2 ? INFINITY : 0);
+        break;
+    default: { /* K / 2^s: ties */
+        int s = 1 + (int)(rnd() % 30);
+        uint64_t K = (rnd() >> (11 + rnd() % 40)) | 1;
+        v = ldexp((double)K, -s);
+        break;
+    }
+    }
+    return rnd() % 2 ? -v : v;
+}
+
+/* Reals as "%.*g" writes them, every precision jansson allows up to 17
+ * (jtext_real's exact path, and snprintf outside its range), against
+ * json_dumps. Prints its seed; rerun with DC_SEED=N. */
+TEST(reals_print_like_printf)
+{
+    const char *env = getenv("DC_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    printf("reals_print_like_printf: seed %" PRIu64 " (rerun with DC_SEED=%" PRIu64 ")\n", seed,
+           seed);
+    uint64_t saved = rng;
+    rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+    enum { N = 60000 };
+    double *v = malloc(sizeof *v * N);
+    ASSERT(v != NULL);
+    long ties = 0;
+    for (int i = 0; i < N; i++)
+        v[i] = rnd_real_for_g();
+    for (int prec = 1; prec <= 17; prec++) {
+        for (int i = 0; i < N; i++) {
+            jtext_buf b = {0};
+            json_t *j = json_real(v[i]);
+            char *want = json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
+            json_decref(j);
+            ASSERT(jtext_real(&b, v[i], prec) == 0);
+            char *got = jtext_take(&b);
+            EXPECT(want && got && strcmp(got, want) == 0);
+            if (!want || !got || strcmp(got, want) != 0) {
+                fprintf(stderr, "%.17g at precision %d: \"%s\", printf \"%s\"\n", v[i], prec,
+                        got ? got : "(null)", want ? want : "(null)");
+                free(want);
+                free(got);
+                free(v);
+                rng = saved;
+                return;
+            }
+            /* count the exact ties met (printf's digits at prec + 1 end
+             * in 5 and nothing follows) */
+            char full[64];
+            int n = snprintf(full, sizeof full, "%.*e", prec + 30, v[i]);
+            if (n > 0 && full[prec + 1 + (prec > 0)] == '5') {
+                int rest = 1;
+                for (char *q = full + prec + 2 + (prec > 0); *q && *q != 'e'; q++)
+                    rest &= *q == '0';
+                ties += rest;
+            }
+            free(want);
+            free(got);
+        }
+    }
+    printf("reals_print_like_printf: %d values x 17 precisions, %ld exact ties\n", N, ties);
+    EXPECT(ties > 1000); /* the generator does reach the rounding rule */
+    free(v);
+    rng = saved;
+}
+
 /* Shared subtrees come from the cache, fresh ones never do, and a cached
  * entry is only used for the very pointer and flags it was made for. */
 TEST(cache_serves_only_shared_subtrees)
@@ -286,6 +388,7 @@ int main(void)
     RUN(same_bytes_as_jansson);
     RUN(numbers_at_the_edges);
     RUN(decimals_print_like_printf);
+    RUN(reals_print_like_printf);
     RUN(cache_serves_only_shared_subtrees);
     RUN(strings_escape_like_jansson);
     RUN(packed_text_unpacks_to_the_same_bytes);
