@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,7 @@ static void on_commit(void *ctx)
 
 static void *waker_main(void *arg)
 {
+    prctl(PR_SET_NAME, "dc-waker", 0, 0, 0); /* a name in top -H and /proc */
     http_server *h = arg;
     pthread_mutex_lock(&h->wmu);
     while (!h->stopping) {

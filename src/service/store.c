@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,7 @@ static int open_db(const char *path, int readonly, sqlite3 **out, char *errbuf, 
 
 static void *ckpt_main(void *arg)
 {
+    prctl(PR_SET_NAME, "dc-checkpoint", 0, 0, 0); /* a name in top -H and /proc */
     store *st = arg;
     pthread_mutex_lock(&st->cmu);
     while (!st->ckpt_stop) {

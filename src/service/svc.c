@@ -9,6 +9,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1047,6 +1048,7 @@ void svc_clock_set(svc *s, dc_time t)
 
 static void *clock_main(void *arg)
 {
+    prctl(PR_SET_NAME, "dc-clock", 0, 0, 0); /* a name in top -H and /proc */
     svc *s = arg;
     pthread_mutex_lock(&s->cmu);
     while (!s->clock_stop) {
@@ -1336,6 +1338,7 @@ static int read_one(void *ctx, int64_t idx, const char *prev, const char *hash,
 
 static void *reader_main(void *arg)
 {
+    prctl(PR_SET_NAME, "dc-replay-read", 0, 0, 0); /* a name in top -H and /proc */
     replay_pipe *rp = arg;
     char eb[256] = "";
     int r = store_each_record(rp->s->st, read_one, rp, eb, sizeof eb);
