@@ -141,6 +141,45 @@ def test_restart_identical_with_clock(tmp_path):
         assert s2.stop() == 0
 
 
+def test_events_table_of_earlier_layout(tmp_path):
+    """A data directory made before 2026-12-07 keeps events in a WITHOUT
+    ROWID table keyed on (party, seq); new ones use a rowid table with a
+    unique index (store.c). The service restarts on the old layout, checks
+    its events, serves them, and appends to it."""
+    data = str(tmp_path / "d")
+    s, toks = start_with_parties(data)
+    A, B = toks["A"], toks["B"]
+    r = s.req("POST", "/v1/operations", token=A, body=op_body("op1"))
+    assert r.status_code == 201 and len(r.json()["conflicts"]) == 1
+    before = snapshot(s, toks)
+    assert s.stop() == 0
+    db = sqlite3.connect(os.path.join(data, "deconflict.db"))
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()
+    assert "UNIQUE" in sql and "WITHOUT ROWID" not in sql
+    db.executescript(
+        "CREATE TABLE old (party TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,"
+        " PRIMARY KEY (party, seq)) WITHOUT ROWID;"
+        "INSERT INTO old SELECT party, seq, body FROM events;"
+        "DROP TABLE events; ALTER TABLE old RENAME TO events;")
+    db.close()
+    s2 = Server(data).start()
+    try:
+        assert snapshot(s2, toks) == before
+        head = s2.req("GET", "/v1/events?after=0&limit=1000", token=B).json()["events"]
+        r = s2.req("POST", "/v1/operations/op1/activate", token=A,
+                   body={"override": {"reason": "r"}})
+        assert r.status_code == 200, r.text
+        after = s2.req("GET", "/v1/events?after=0&limit=1000", token=B).json()["events"]
+        assert after[:len(head)] == head and len(after) > len(head)
+    finally:
+        assert s2.stop() == 0
+    db = sqlite3.connect(os.path.join(data, "deconflict.db"))
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()
+    db.close()
+    assert "WITHOUT ROWID" in sql
+    assert audit(data).returncode == 0
+
+
 def test_clock_ends_volumes(tmp_path):
     """Time-driven changes fire on the clock and survive a restart."""
     data = str(tmp_path / "d")
