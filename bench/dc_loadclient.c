@@ -384,13 +384,32 @@ static long *read_col(const char *path, int cols, int col, long *n)
     return out;
 }
 
+/* save_batches writes phase A's batches for scripts/http_check.py to
+ * DIR/batches.tsv: "TOKEN\tBODY" per line, in stream order. */
+static void save_batches(const char *dir, char **body, const size_t *blen, const int *bp,
+                         char (*tok)[128], long nb)
+{
+    char fp[4096];
+    snprintf(fp, sizeof fp, "%s/batches.tsv", dir);
+    FILE *f = fopen(fp, "w");
+    if (!f)
+        die("cannot write %s", fp);
+    for (long b = 0; b < nb; b++)
+        if (fprintf(f, "%s\t", tok[bp[b]]) < 0 || fwrite(body[b], 1, blen[b], f) != blen[b] ||
+            fputc('\n', f) == EOF)
+            die("cannot write %s", fp);
+    if (fclose(f) != 0)
+        die("cannot write %s", fp);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
-        die("usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR [--conns N] [--cap S]");
+        die("usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR [--conns N] [--cap S] "
+            "[--save-last DIR] [--no-ingest]");
     g_host = argv[1];
     g_port = atoi(argv[2]);
-    int smoke = 0, nconns = 2;
+    int smoke = 0, nconns = 2, no_ingest = 0;
     uint64_t seed = 20170209;
     const char *exdir = ".", *save_dir = NULL;
     double cap = 1e9;
@@ -407,6 +426,8 @@ int main(int argc, char **argv)
             cap = atof(argv[++i]);
         else if (strcmp(argv[i], "--save-last") == 0 && i + 1 < argc)
             save_dir = argv[++i];
+        else if (strcmp(argv[i], "--no-ingest") == 0)
+            no_ingest = 1;
     }
     const char *admin = getenv("DECONFLICT_ADMIN_TOKEN");
     if (!admin)
@@ -508,6 +529,18 @@ int main(int argc, char **argv)
         body[b] = positions_body(rep, bn[b], wl_batch_time(b), &blen[b]);
     }
     wl_stream_free(&s);
+    if (no_ingest) {
+        /* setup and B only: the independent check posts A's batches */
+        if (save_dir)
+            save_batches(save_dir, body, blen, bp, tok, nb);
+        for (long b = 0; b < nb; b++)
+            free(body[b]);
+        printf("{\"http_setup_s\":%.1f,\"http_submit_opened\":%ld,\"http_counts_ok\":%s}\n",
+               t_setup, http_b, labs(http_b - eng_b) <= 2 + eng_b / 1000 ? "true" : "false");
+        wl_submits_free(sub, sc.submits);
+        wl_free(&w);
+        return labs(http_b - eng_b) <= 2 + eng_b / 1000 ? 0 : 1;
+    }
     long *opened = malloc(sizeof(long) * nb);
     for (long b = 0; b < nb; b++)
         opened[b] = -1;
@@ -552,30 +585,8 @@ int main(int argc, char **argv)
            "\"http_counts_ok\":%s}\n",
            rate, reports, nconns, t_setup, sp50, sp99, ho, eo, http_b, ho, eo, http_b, eng_b,
            ok ? "true" : "false");
-    if (save_dir && nb > 0) {
-        char fp[4096];
-        snprintf(fp, sizeof fp, "%s/body.json", save_dir);
-        FILE *f = fopen(fp, "w");
-        if (!f || fwrite(body[nb - 1], 1, blen[nb - 1], f) != blen[nb - 1])
-            die("cannot write %s", fp);
-        fclose(f);
-        snprintf(fp, sizeof fp, "%s/token", save_dir);
-        f = fopen(fp, "w");
-        if (!f)
-            die("cannot write %s", fp);
-        fprintf(f, "%s\n", tok[bp[nb - 1]]);
-        fclose(f);
-        /* every batch, for the independent check: "TOKEN\tBODY" per line */
-        snprintf(fp, sizeof fp, "%s/batches.tsv", save_dir);
-        f = fopen(fp, "w");
-        if (!f)
-            die("cannot write %s", fp);
-        for (long b = 0; b < nb; b++)
-            if (fprintf(f, "%s\t", tok[bp[b]]) < 0 || fwrite(body[b], 1, blen[b], f) != blen[b] ||
-                fputc('\n', f) == EOF)
-                die("cannot write %s", fp);
-        fclose(f);
-    }
+    if (save_dir)
+        save_batches(save_dir, body, blen, bp, tok, nb);
     for (long b = 0; b < nb; b++)
         free(body[b]);
     wl_submits_free(sub, sc.submits);

@@ -4,15 +4,21 @@
 figure").
 
 A client that shares no code with bench/dc_loadclient.c: Python's own
-http.client, two keep-alive connections, posting the same stream of
-batches dc_loadclient posted (DIR/batches.tsv: every batch of phase A, 1,000
-distinct units each, 100k units in rotation) to the same service once more,
-each unit moved 20 m north of where dc_loadclient left it and stamped with
-the service's current clock, so that every report moves its unit and is
-checked as in A. Bodies are built before the clock starts. Prints JSON with
-its reports/s and the ratio to dc_loadclient's figure.
+http.client and json, two keep-alive connections. It posts the very stream
+of phase A (DIR/batches.tsv, "TOKEN\tBODY" per line, written by
+`dc_loadclient --no-ingest --save-last DIR`) to a second service that
+dc_loadclient brought to the same state as the first (the same theatre and
+the same submits of B) without running A. So both clients send the same
+bytes to services in the same state, and their reports/s can be compared.
+Like dc_loadclient, a party's batch waits until the party's previous batch
+has been answered (batches b and b + parties move the same units), and the
+conflicts each answer opens are counted and compared with the engine's
+(EXPECT_DIR/expect_a.txt, from bench_engine).
 
-usage: http_check.py PORT DIR LOADCLIENT_JSON CLOCK
+Prints JSON with its reports/s and the ratio to dc_loadclient's figure;
+exits 1 when a batch fails or the counts disagree.
+
+usage: http_check.py PORT DIR LOADCLIENT_JSON EXPECT_DIR
 """
 import http.client
 import json
@@ -20,36 +26,49 @@ import sys
 import threading
 import time
 
-port, d, loadjson, clock = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-dlat = 20.0 / 110574.0
+port, d, loadjson, expect_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 batches = []
-with open(d + "/batches.tsv") as f:
+with open(d + "/batches.tsv", "rb") as f:
     for line in f:
-        tok, body = line.rstrip("\n").split("\t", 1)
-        reps = json.loads(body)["reports"]
-        for r in reps:
-            r["time"] = clock
-            r["lat"] = min(90.0, r["lat"] + dlat)
-        batches.append((tok, json.dumps({"reports": reps}, separators=(",", ":")).encode(),
-                        len(reps)))
+        tok, body = line.rstrip(b"\n").split(b"\t", 1)
+        batches.append((tok.decode(), body))
+expect = {}
+with open(expect_dir + "/expect_a.txt") as f:
+    for line in f:
+        b, _hits, opened = map(int, line.split())
+        expect[b] = opened
+parties = len({tok for tok, _ in batches})
 
 NCONN = 2
-done = [0] * NCONN
+reports = [0] * NCONN
+opened = [None] * len(batches)
 errors = []
+turn = threading.Condition()
 
 
 def run(k):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     for b in range(k, len(batches), NCONN):
-        tok, body, n = batches[b]
+        with turn:
+            while b >= parties and opened[b - parties] is None and not errors:
+                turn.wait()
+        if errors:
+            return
+        tok, body = batches[b]
         c.request("POST", "/v1/positions", body,
                   {"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
         r = c.getresponse()
         data = r.read()
         if r.status != 200:
-            errors.append("batch %d: HTTP %d %s" % (b, r.status, data[:200]))
+            with turn:
+                errors.append("batch %d: HTTP %d %s" % (b, r.status, data[:200]))
+                turn.notify_all()
             return
-        done[k] += n
+        ans = json.loads(data)
+        reports[k] += ans["accepted"]
+        with turn:
+            opened[b] = len(ans.get("conflicts", []))
+            turn.notify_all()
     c.close()
 
 
@@ -62,13 +81,21 @@ for t in th:
 secs = time.monotonic() - t0
 if errors:
     sys.exit("independent check: " + "; ".join(errors[:3]))
-reports = sum(done)
-rate = reports / secs
+total = sum(reports)
+rate = total / secs
+got = sum(opened)
+want = sum(expect.get(b, 0) for b in range(len(batches)))
+counts_ok = abs(got - want) <= 2 + want // 1000  # dc_loadclient's tolerance
 lc = json.loads(open(loadjson).read() or "{}").get("ingest_http_per_s")
 print(json.dumps({
     "ingest_http_independent_per_s": round(rate),
-    "ingest_http_independent_reports": reports,
-    "ingest_http_independent_client": "Python http.client, 2 keep-alive connections",
+    "ingest_http_independent_reports": total,
+    "ingest_http_independent_client": "Python http.client, 2 keep-alive connections, "
+                                      "the same batches to a service in the same state",
+    "ingest_http_independent_opened": got,
+    "ingest_http_independent_counts_ok": counts_ok,
     "ingest_http_independent_ratio": round(rate / lc, 3) if lc else None}))
-print("[bench] independent check: %d reports in %.1f s: %.0f reports/s (dc_loadclient %s)"
-      % (reports, secs, rate, lc), file=sys.stderr)
+print("[bench] independent check: %d reports in %.1f s: %.0f reports/s (dc_loadclient %s); "
+      "opened %d (engine %d)" % (total, secs, rate, lc, got, want), file=sys.stderr)
+if not counts_ok:
+    sys.exit("independent check: conflicts opened %d, the engine %d" % (got, want))
