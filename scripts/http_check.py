@@ -11,9 +11,10 @@ dc_loadclient brought to the same state as the first (the same theatre and
 the same submits of B) without running A. So both clients send the same
 bytes to services in the same state, and their reports/s can be compared.
 Like dc_loadclient, a party's batch waits until the party's previous batch
-has been answered (batches b and b + parties move the same units), and the
-conflicts each answer opens are counted and compared with the engine's
-(EXPECT_DIR/expect_a.txt, from bench_engine).
+has been answered (batches b and b + parties move the same units). Once
+the clock has stopped, the answers are read: the reports accepted, and the
+conflicts opened, compared with the engine's (EXPECT_DIR/expect_a.txt,
+from bench_engine).
 
 Prints JSON with its reports/s and the ratio to dc_loadclient's figure;
 exits 1 when a batch fails or the counts disagree.
@@ -40,8 +41,7 @@ with open(expect_dir + "/expect_a.txt") as f:
 parties = len({tok for tok, _ in batches})
 
 NCONN = 2
-reports = [0] * NCONN
-opened = [None] * len(batches)
+answers = [None] * len(batches)
 errors = []
 turn = threading.Condition()
 
@@ -50,7 +50,7 @@ def run(k):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     for b in range(k, len(batches), NCONN):
         with turn:
-            while b >= parties and opened[b - parties] is None and not errors:
+            while b >= parties and answers[b - parties] is None and not errors:
                 turn.wait()
         if errors:
             return
@@ -64,10 +64,8 @@ def run(k):
                 errors.append("batch %d: HTTP %d %s" % (b, r.status, data[:200]))
                 turn.notify_all()
             return
-        ans = json.loads(data)
-        reports[k] += ans["accepted"]
-        with turn:
-            opened[b] = len(ans.get("conflicts", []))
+        with turn:  # answers are read once the clock has stopped
+            answers[b] = data
             turn.notify_all()
     c.close()
 
@@ -81,9 +79,12 @@ for t in th:
 secs = time.monotonic() - t0
 if errors:
     sys.exit("independent check: " + "; ".join(errors[:3]))
-total = sum(reports)
+total = got = 0
+for data in answers:
+    ans = json.loads(data)
+    total += ans["accepted"]
+    got += len(ans.get("conflicts", []))
 rate = total / secs
-got = sum(opened)
 want = sum(expect.get(b, 0) for b in range(len(batches)))
 counts_ok = abs(got - want) <= 2 + want // 1000  # dc_loadclient's tolerance
 lc = json.loads(open(loadjson).read() or "{}").get("ingest_http_per_s")
