@@ -10,7 +10,7 @@ SCENARIO   ?= examples/al-bab.json
 PY         := /usr/bin/python3
 
 PKGS_BUILD := gcc make cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-              libsodium-dev libproj-dev
+              libsodium-dev libssl-dev libproj-dev
 PKGS_TEST  := $(PKGS_BUILD) clang libclang-rt-14-dev python3 python3-pytest python3-requests \
               python3-numpy python3-shapely python3-pyproj sqlite3 curl chromium
 PKGS_BENCH := $(PKGS_BUILD) postgresql-15 postgresql-15-postgis-3 redis-server libpq-dev
