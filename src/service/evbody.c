@@ -179,9 +179,6 @@ static void put_geometry(writer *w, const json_t *g, int depth)
     jtext_dump_shared(w->b, g, EVBODY_FLAGS, w->cache, w->new_ref, w->ctx, depth);
 }
 
-/* The other side's operation: {"geometry", "id", "kind", "party",
- * "state", "type", "volumes"}; "geometry" is its one volume's geometry or
- * a GeometryCollection of them all. */
 /* The other side's "id", "kind" and "party" members, in that order. */
 static void put_id_kind_party(writer *w, const dc_conflict_facts *f)
 {
@@ -193,6 +190,9 @@ static void put_id_kind_party(writer *w, const dc_conflict_facts *f)
     put_str(w, f->other_party);
 }
 
+/* The other side's operation: {"geometry", "id", "kind", "party",
+ * "state", "type", "volumes"}; "geometry" is its one volume's geometry or
+ * a GeometryCollection of them all. */
 static void put_other_op(writer *w, const dc_conflict_facts *f)
 {
     dc_volume_facts v;

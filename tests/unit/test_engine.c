@@ -20,14 +20,6 @@ static const double LON0 = 37.5, LAT0 = 36.4;
 
 /* ---- helpers ---- */
 
-static const char *iso(dc_time t)
-{
-    static char buf[8][DC_TIME_BUFLEN];
-    static int k;
-    k = (k + 1) % 8;
-    return dc_time_format(t, buf[k]);
-}
-
 /* The point at distance d metres east of the base point. */
 static void east(double d, double *lon, double *lat)
 {

@@ -43,14 +43,6 @@ static dc_time T0;
 #define HOUR (3600 * DC_USEC)
 static const double LON0 = 37.5, LAT0 = 36.4;
 
-static const char *iso(dc_time t)
-{
-    static char buf[8][DC_TIME_BUFLEN];
-    static int k;
-    k = (k + 1) % 8;
-    return dc_time_format(t, buf[k]);
-}
-
 /* A point within about 2 km of the base: conflicts are frequent. */
 static void near_point(double *lon, double *lat)
 {

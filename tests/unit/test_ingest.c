@@ -55,14 +55,6 @@ static void to_lonlat(double x, double y, double *lon, double *lat)
     *lon = LON0 + x / (111320.0 * cos(LAT0 * M_PI / 180));
 }
 
-static const char *iso(dc_time t)
-{
-    static char buf[8][DC_TIME_BUFLEN];
-    static int k;
-    k = (k + 1) % 8;
-    return dc_time_format(t, buf[k]);
-}
-
 /* A random hazardous (mostly) operation near the theatre's centre: one or
  * two volumes, star-shaped polygons or discs, some with altitude bands. */
 static json_t *op_body(int k)

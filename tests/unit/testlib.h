@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dctime.h"
+
 static int tl_passed, tl_failed, tl_cur_failed;
 
 #define TEST(name) static void name(void)
@@ -87,5 +89,15 @@ static int tl_passed, tl_failed, tl_cur_failed;
 
 #define TL_DONE()                                                                              \
     (printf("%d passed, %d failed\n", tl_passed, tl_failed), tl_failed ? 1 : 0)
+
+/* iso formats t as the API writes times; the last 8 results stay valid,
+ * so one printf may use several. */
+static inline const char *iso(dc_time t)
+{
+    static char buf[8][DC_TIME_BUFLEN];
+    static int k;
+    k = (k + 1) % 8;
+    return dc_time_format(t, buf[k]);
+}
 
 #endif
