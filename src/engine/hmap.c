@@ -58,13 +58,6 @@ static size_t find(const hmap *m, const char *key, uint64_t h)
     }
 }
 
-void *hmap_get(const hmap *m, const char *key)
-{
-    if (!m->cap)
-        return NULL;
-    size_t i = find(m, key, hash(key));
-    return i == (size_t)-1 ? NULL : m->vals[i];
-}
 
 uint64_t hmap_hash(const char *key)
 {
@@ -97,6 +90,11 @@ void *hmap_get_h(const hmap *m, const char *key, uint64_t h)
         return NULL;
     size_t i = find(m, key, h);
     return i == (size_t)-1 ? NULL : m->vals[i];
+}
+
+void *hmap_get(const hmap *m, const char *key)
+{
+    return hmap_get_h(m, key, hash(key));
 }
 
 static int grow(hmap *m)
