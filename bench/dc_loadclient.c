@@ -12,14 +12,22 @@
  * Counts: the conflicts the responses report as opened are compared with
  * bench_engine's (DIR/expect_a.txt column 3, DIR/expect_b.txt).
  *
- * --save-last DIR writes every batch of A with its party's token
- * (DIR/batches.tsv: "TOKEN<tab>BODY" per line), and the last batch
- * (DIR/body.json, DIR/token), for scripts/bench.sh's independent load
- * check (scripts/http_check.py), which measures the same service with a
- * client that is not this one.
+ * Modes (scripts/bench.sh uses the last two):
+ *   (default)          setup, B, then A;
+ *   --no-ingest        setup and B only; with --save-last DIR, A's batches
+ *                      are written, each with its party's token, to
+ *                      DIR/batches.tsv ("TOKEN<tab>BODY" per line, in
+ *                      stream order);
+ *   --batches DIR      A only, posting DIR/batches.tsv, to a service that
+ *                      already holds setup and B (a copy of the data
+ *                      directory of a --no-ingest run). scripts/http_check.py,
+ *                      the independent check, posts the same file the same
+ *                      way to another copy, so the two clients send the
+ *                      same bytes to services in the same state.
  *
  * usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR
- *                      [--conns N] [--cap SECONDS] [--save-last DIR] */
+ *                      [--conns N] [--cap SECONDS]
+ *                      [--no-ingest [--save-last DIR] | --batches DIR] */
 #define _GNU_SOURCE /* memmem, strndup */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -402,16 +410,145 @@ static void save_batches(const char *dir, char **body, const size_t *blen, const
         die("cannot write %s", fp);
 }
 
+/* A's batches, as built from the workload or read from batches.tsv */
+typedef struct {
+    char **body;
+    size_t *blen;
+    int *bp, *bn; /* party index and reports of each batch */
+    long nb;
+    int nparties;
+    char tok[16][128]; /* per party index */
+} a_batches;
+
+static void a_free(a_batches *ab)
+{
+    for (long b = 0; b < ab->nb; b++)
+        free(ab->body[b]);
+    free(ab->body);
+    free(ab->blen);
+    free(ab->bp);
+    free(ab->bn);
+}
+
+/* load_batches reads DIR/batches.tsv (save_batches): a party is a token,
+ * numbered in order of first appearance; a batch's reports are its
+ * "unit" members. */
+static void load_batches(const char *dir, a_batches *ab)
+{
+    char fp[4096];
+    snprintf(fp, sizeof fp, "%s/batches.tsv", dir);
+    FILE *f = fopen(fp, "r");
+    if (!f)
+        die("cannot read %s", fp);
+    memset(ab, 0, sizeof *ab);
+    long cap = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &lcap, f)) > 0) {
+        if (line[n - 1] == '\n')
+            line[--n] = 0;
+        char *tab = memchr(line, '\t', (size_t)n);
+        if (!tab || tab - line >= 128)
+            die("%s, batch %ld: no token", fp, ab->nb);
+        *tab = 0;
+        int p = 0;
+        while (p < ab->nparties && strcmp(ab->tok[p], line) != 0)
+            p++;
+        if (p == ab->nparties) {
+            if (p == 16)
+                die("%s: more than 16 parties", fp);
+            snprintf(ab->tok[ab->nparties++], 128, "%s", line);
+        }
+        if (ab->nb == cap) {
+            cap = cap ? cap * 2 : 1024;
+            ab->body = realloc(ab->body, sizeof(char *) * (size_t)cap);
+            ab->blen = realloc(ab->blen, sizeof(size_t) * (size_t)cap);
+            ab->bp = realloc(ab->bp, sizeof(int) * (size_t)cap);
+            ab->bn = realloc(ab->bn, sizeof(int) * (size_t)cap);
+        }
+        const char *body = tab + 1;
+        size_t blen = (size_t)(line + n - body);
+        int reports = 0;
+        for (const char *q = body; (q = memmem(q, blen - (size_t)(q - body), "\"unit\":", 7));
+             q += 7)
+            reports++;
+        ab->body[ab->nb] = strndup(body, blen);
+        ab->blen[ab->nb] = blen;
+        ab->bp[ab->nb] = p;
+        ab->bn[ab->nb] = reports;
+        ab->nb++;
+    }
+    free(line);
+    fclose(f);
+    if (ab->nb == 0)
+        die("%s: no batches", fp);
+}
+
+/* run_a posts A's batches over nconns connections and checks the
+ * conflicts the answers open against bench_engine's (exdir). Returns 1
+ * when they agree. */
+static int run_a(const a_batches *ab, int nconns, double cap, const char *exdir, double *rate,
+                 long *reports_out, long *ho_out, long *eo_out)
+{
+    long nb = ab->nb;
+    long *opened = malloc(sizeof(long) * nb);
+    for (long b = 0; b < nb; b++)
+        opened[b] = -1;
+    if (nconns < 1 || nconns > 16)
+        nconns = 2;
+    ing_ctx ix[16];
+    pthread_t th[16];
+    ing_order order = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, calloc(nb, 1), 0};
+    double ts = wl_now_s();
+    for (int k = 0; k < nconns; k++) {
+        ix[k] = (ing_ctx){ab->body, ab->blen, ab->bp, ab->bn, (char (*)[128])ab->tok, nb, k,
+                          nconns, ab->nparties, cap, ts, ts, opened, 0, &order};
+        pthread_create(&th[k], NULL, ingest, &ix[k]);
+    }
+    long reports = 0;
+    double tend = ts;
+    for (int k = 0; k < nconns; k++) {
+        pthread_join(th[k], NULL);
+        reports += ix[k].reports;
+        if (ix[k].t_end > tend)
+            tend = ix[k].t_end;
+    }
+    *rate = reports / (tend - ts);
+    long nexp_a;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/expect_a.txt", exdir);
+    long *exp_a = read_col(path, 3, 2, &nexp_a);
+    long ho = 0, eo = 0, done = 0;
+    for (long b = 0; b < nb && b < nexp_a; b++)
+        if (opened[b] >= 0) {
+            ho += opened[b];
+            eo += exp_a[b];
+            done++;
+        }
+    fprintf(stderr,
+            "HTTP A: %ld reports (%ld batches) in %.1f s over %d connections: %.0f reports/s; "
+            "opened %ld (engine %ld)\n",
+            reports, done, tend - ts, nconns, *rate, ho, eo);
+    free(opened);
+    free(exp_a);
+    free(order.done);
+    *reports_out = reports;
+    *ho_out = ho;
+    *eo_out = eo;
+    return done > 0 && labs(ho - eo) <= 2 + eo / 1000;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
         die("usage: dc_loadclient HOST PORT [--smoke] [--seed N] --expect DIR [--conns N] [--cap S] "
-            "[--save-last DIR] [--no-ingest]");
+            "[--save-last DIR] [--no-ingest | --batches DIR]");
     g_host = argv[1];
     g_port = atoi(argv[2]);
     int smoke = 0, nconns = 2, no_ingest = 0;
     uint64_t seed = 20170209;
-    const char *exdir = ".", *save_dir = NULL;
+    const char *exdir = ".", *save_dir = NULL, *from_dir = NULL;
     double cap = 1e9;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0)
@@ -428,6 +565,26 @@ int main(int argc, char **argv)
             save_dir = argv[++i];
         else if (strcmp(argv[i], "--no-ingest") == 0)
             no_ingest = 1;
+        else if (strcmp(argv[i], "--batches") == 0 && i + 1 < argc)
+            from_dir = argv[++i];
+        else
+            die("unknown argument %s", argv[i]);
+    }
+    if (from_dir) {
+        /* A only, from a --save-last file (see the top of this file) */
+        a_batches ab;
+        load_batches(from_dir, &ab);
+        double rate;
+        long reports, ho, eo;
+        int ok = run_a(&ab, nconns, cap, exdir, &rate, &reports, &ho, &eo);
+        printf("{\"ingest_http_per_s\":%.0f,\"http_ingest_reports\":%ld,\"http_conns\":%d,"
+               "\"http_ingest_opened\":%ld,\"engine_ingest_opened_same_batches\":%ld,"
+               "\"http_counts_ok\":%s}\n",
+               rate, reports, nconns, ho, eo, ok ? "true" : "false");
+        a_free(&ab);
+        if (!ok)
+            fprintf(stderr, "dc_loadclient: FAIL: conflicts opened over HTTP disagree with the engine\n");
+        return ok ? 0 : 1;
     }
     const char *admin = getenv("DECONFLICT_ADMIN_TOKEN");
     if (!admin)
@@ -517,68 +674,41 @@ int main(int argc, char **argv)
     conn_close(&c);
 
     /* A */
-    long nb = (sc.reports + WL_BATCH - 1) / WL_BATCH;
-    char **body = malloc(sizeof(char *) * nb);
-    size_t *blen = malloc(sizeof(size_t) * nb);
-    int *bn = malloc(sizeof(int) * nb), *bp = malloc(sizeof(int) * nb);
+    a_batches ab;
+    memset(&ab, 0, sizeof ab);
+    ab.nb = (sc.reports + WL_BATCH - 1) / WL_BATCH;
+    ab.nparties = w.nparties;
+    memcpy(ab.tok, tok, sizeof tok);
+    ab.body = malloc(sizeof(char *) * ab.nb);
+    ab.blen = malloc(sizeof(size_t) * ab.nb);
+    ab.bn = malloc(sizeof(int) * ab.nb);
+    ab.bp = malloc(sizeof(int) * ab.nb);
     wl_stream s;
     wl_stream_init(&s, &w, w.seed);
     wl_report rep[WL_BATCH];
-    for (long b = 0; b < nb; b++) {
-        bn[b] = wl_batch(&s, &w, b, rep, &bp[b]);
-        body[b] = positions_body(rep, bn[b], wl_batch_time(b), &blen[b]);
+    for (long b = 0; b < ab.nb; b++) {
+        ab.bn[b] = wl_batch(&s, &w, b, rep, &ab.bp[b]);
+        ab.body[b] = positions_body(rep, ab.bn[b], wl_batch_time(b), &ab.blen[b]);
     }
     wl_stream_free(&s);
     int b_ok = labs(http_b - eng_b) <= 2 + eng_b / 1000;
+    if (save_dir)
+        save_batches(save_dir, ab.body, ab.blen, ab.bp, tok, ab.nb);
     if (no_ingest) {
-        /* setup and B only: the independent check posts A's batches */
-        if (save_dir)
-            save_batches(save_dir, body, blen, bp, tok, nb);
-        for (long b = 0; b < nb; b++)
-            free(body[b]);
-        printf("{\"http_setup_s\":%.1f,\"http_submit_opened\":%ld,\"http_counts_ok\":%s}\n",
-               t_setup, http_b, b_ok ? "true" : "false");
+        /* setup and B only: A runs on copies of this state (--batches) */
+        printf("{\"http_setup_s\":%.1f,\"http_submit_p50_ms\":%.3f,\"http_submit_p99_ms\":%.3f,"
+               "\"http_submit_opened\":%ld,\"http_counts_ok\":%s}\n",
+               t_setup, sp50, sp99, http_b, b_ok ? "true" : "false");
+        a_free(&ab);
         wl_submits_free(sub, sc.submits);
         wl_free(&w);
+        if (!b_ok)
+            fprintf(stderr, "dc_loadclient: FAIL: conflicts opened over HTTP disagree with the engine\n");
         return b_ok ? 0 : 1;
     }
-    long *opened = malloc(sizeof(long) * nb);
-    for (long b = 0; b < nb; b++)
-        opened[b] = -1;
-    if (nconns < 1 || nconns > 16)
-        nconns = 2;
-    ing_ctx ix[16];
-    ing_order order = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, calloc(nb, 1), 0};
-    double ts = wl_now_s();
-    for (int k = 0; k < nconns; k++) {
-        ix[k] = (ing_ctx){body, blen, bp, bn, tok, nb, k, nconns, w.nparties, cap, ts, ts,
-                          opened, 0, &order};
-        pthread_create(&th[k], NULL, ingest, &ix[k]);
-    }
-    long reports = 0;
-    double tend = ts;
-    for (int k = 0; k < nconns; k++) {
-        pthread_join(th[k], NULL);
-        reports += ix[k].reports;
-        if (ix[k].t_end > tend)
-            tend = ix[k].t_end;
-    }
-    double rate = reports / (tend - ts);
-    long nexp_a;
-    snprintf(path, sizeof path, "%s/expect_a.txt", exdir);
-    long *exp_a = read_col(path, 3, 2, &nexp_a);
-    long ho = 0, eo = 0, done = 0;
-    for (long b = 0; b < nb && b < nexp_a; b++)
-        if (opened[b] >= 0) {
-            ho += opened[b];
-            eo += exp_a[b];
-            done++;
-        }
-    fprintf(stderr,
-            "HTTP A: %ld reports (%ld batches) in %.1f s over %d connections: %.0f reports/s; "
-            "opened %ld (engine %ld)\n",
-            reports, done, tend - ts, nconns, rate, ho, eo);
-    int ok = done > 0 && labs(ho - eo) <= 2 + eo / 1000 && b_ok;
+    double rate;
+    long reports, ho, eo;
+    int ok = run_a(&ab, nconns, cap, exdir, &rate, &reports, &ho, &eo) && b_ok;
     printf("{\"ingest_http_per_s\":%.0f,\"http_ingest_reports\":%ld,\"http_conns\":%d,"
            "\"http_setup_s\":%.1f,\"http_submit_p50_ms\":%.3f,\"http_submit_p99_ms\":%.3f,"
            "\"http_ingest_opened\":%ld,\"engine_ingest_opened_same_batches\":%ld,"
@@ -586,10 +716,7 @@ int main(int argc, char **argv)
            "\"http_counts_ok\":%s}\n",
            rate, reports, nconns, t_setup, sp50, sp99, ho, eo, http_b, ho, eo, http_b, eng_b,
            ok ? "true" : "false");
-    if (save_dir)
-        save_batches(save_dir, body, blen, bp, tok, nb);
-    for (long b = 0; b < nb; b++)
-        free(body[b]);
+    a_free(&ab);
     wl_submits_free(sub, sc.submits);
     wl_free(&w);
     if (!ok) {

@@ -23,8 +23,58 @@ def load(name):
         return json.loads(f.read().strip() or "{}")
 
 
-eng, pg, rd, http = load("engine.json"), load("pg.json"), load("redis.json"), load("http.json")
-http_ab = load("http_ab.json")  # the independent load check (scripts/http_check.py)
+eng, pg, rd = load("engine.json"), load("pg.json"), load("redis.json")
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return None if n == 0 else (v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2)
+
+
+def http_merge():
+    """bench.sh's HTTP runs: http_setup.json (setup and B), then A alternately
+    by dc_loadclient (http_lc_K.json) and by the independent check
+    (http_py_K.json), each on a fresh copy of the same state. The figures
+    are the medians of each client's runs."""
+    setup = load("http_setup.json")
+    lc, py = [], []
+    k = 1
+    while os.path.exists(os.path.join(out, "http_lc_%d.json" % k)):
+        lc.append(load("http_lc_%d.json" % k))
+        if os.path.exists(os.path.join(out, "http_py_%d.json" % k)):
+            py.append(load("http_py_%d.json" % k))
+        k += 1
+    if not setup:
+        return {}, {}
+    h = dict(setup)
+    runs = [x["ingest_http_per_s"] for x in lc if x.get("ingest_http_per_s")]
+    h["ingest_http_per_s"] = round(median(runs)) if runs else None
+    h["ingest_http_runs_per_s"] = runs
+    h["http_conns"] = lc[0].get("http_conns") if lc else None
+    opened = [(x.get("http_ingest_opened"), x.get("engine_ingest_opened_same_batches")) for x in lc]
+    h["http_counts_ok"] = bool(setup.get("http_counts_ok")) and bool(lc) and all(
+        x.get("http_counts_ok") for x in lc)
+    if opened:
+        h["http_ingest_opened"], h["engine_ingest_opened_same_batches"] = opened[0]
+        h["http_note"] = "A opened %s (%s), B %s" % (opened[0][0], opened[0][1],
+                                                      setup.get("http_submit_opened"))
+    ab = {}
+    pruns = [x["ingest_http_independent_per_s"] for x in py
+             if x.get("ingest_http_independent_per_s")]
+    if pruns:
+        ab = dict(py[0])
+        ab["ingest_http_independent_per_s"] = round(median(pruns))
+        ab["ingest_http_independent_runs_per_s"] = pruns
+        ab["ingest_http_independent_counts_ok"] = all(
+            x.get("ingest_http_independent_counts_ok") for x in py)
+        if h["ingest_http_per_s"]:
+            ab["ingest_http_independent_ratio"] = round(
+                ab["ingest_http_independent_per_s"] / h["ingest_http_per_s"], 3)
+    return h, ab
+
+
+http, http_ab = http_merge()
 
 
 def machine():
@@ -75,6 +125,8 @@ if http and http.get("ingest_http_per_s") and not http_ab.get("ingest_http_indep
     errors.append("missing figure: ingest_http_independent_per_s (the independent HTTP check)")
 if http and http.get("http_counts_ok") is False:
     errors.append("HTTP counts disagree with the engine")
+if http_ab and http_ab.get("ingest_http_independent_counts_ok") is False:
+    errors.append("the independent HTTP check's counts disagree with the engine")
 
 scale = r.get("scale") or []
 flat = r.get("scale_report_cost_ratio")
@@ -122,12 +174,16 @@ lines.append("|---|---|---|---|")
 lines.append("| deconflict in-process (1 core) | %s | %s / %s | A %s, B %s |" % (
     fmt(r.get("ingest_inprocess_per_s")), fmt(r.get("submit_p50_ms")), fmt(r.get("submit_p99_ms")),
     fmt(r.get("ingest_hits")), fmt(r.get("submit_conflicts_opened"))))
-lines.append("| deconflict HTTP (2 conns, batches of 1,000) | %s | %s / %s | %s |" % (
+lines.append("| deconflict HTTP (2 conns, batches of 1,000; median of %s) | %s | %s / %s | %s |" % (
+    ", ".join(fmt(x) for x in r.get("ingest_http_runs_per_s") or []) or "n/a",
     fmt(r.get("ingest_http_per_s")), fmt(r.get("http_submit_p50_ms")),
     fmt(r.get("http_submit_p99_ms")), r.get("http_note", "")))
 if http_ab:
-    lines.append("| deconflict HTTP, independent check (%s) | %s | n/a | ratio to load client %s |" % (
-        r.get("ingest_http_independent_client"), fmt(r.get("ingest_http_independent_per_s")),
+    lines.append("| deconflict HTTP, independent check (%s; median of %s) | %s | n/a | "
+                 "ratio to load client %s |" % (
+        r.get("ingest_http_independent_client"),
+        ", ".join(fmt(x) for x in r.get("ingest_http_independent_runs_per_s") or []),
+        fmt(r.get("ingest_http_independent_per_s")),
         fmt(r.get("ingest_http_independent_ratio"))))
 lines.append("| PostGIS 15/3.3 (2 conns) | %s | %s / %s | A %s (%s), B %s (%s) |" % (
     fmt(r.get("postgis_ingest_per_s")), fmt(r.get("postgis_submit_p50_ms")),
