@@ -180,6 +180,16 @@ dc_status dc_position_report_units(dc_engine *e, dc_unit_ref *const *u, const dc
                                    size_t n, dc_time now, dc_changes *ch, size_t *ch_end,
                                    size_t *accepted, dc_error *err);
 
+/* dc_unit_prefetch asks the CPU to start loading what a coming report of
+ * u will read, one level of pointers per stage: 0 the unit block, 1 its
+ * conflict and neighbour lists, 2 their items, 3 the objects those point
+ * to. Give a unit its stages in order, a few reports apart, before its
+ * report: the batch calls above do this within a batch (ingest.c, which
+ * also says how far ahead), a restart across records of one report. A
+ * hint only: it changes nothing and follows only the current pointers of
+ * a live unit. */
+void dc_unit_prefetch(const dc_unit_ref *u, int stage);
+
 dc_status dc_operation_put(dc_engine *e, const char *party, const char *id, const json_t *body,
                            int create, dc_time now, dc_changes *ch, dc_error *err);
 dc_status dc_operation_delete(dc_engine *e, const char *party, const char *id, dc_time now,

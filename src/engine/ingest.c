@@ -126,6 +126,15 @@ static void lists_prefetch(const unit *u, int stage)
     engine_nl_prefetch(u, stage);
 }
 
+void dc_unit_prefetch(const dc_unit_ref *ref, int stage)
+{
+    const unit *u = (const unit *)ref;
+    if (stage == 0)
+        unit_prefetch(u);
+    else if (stage <= 3)
+        lists_prefetch(u, stage - 1);
+}
+
 /* The pipeline shared by both batch calls: given[] when the caller found
  * the units already, else they are looked up (party p, as party_id). */
 static dc_status run(dc_engine *e, const char *party_id, const party *p, dc_unit_ref *const *given,

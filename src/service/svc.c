@@ -235,12 +235,21 @@ static dc_status apply_party_add(svc *s, const json_t *args, const char *token_h
 /* apply_positions_fast applies a batch that posbatch_parse validated:
  * first every report's unit and time (as dc_positions_report checks
  * them), then each report, through the unit handles the first pass found.
- * A failed check sets *fallback and applies nothing. emu held. */
-static dc_status apply_positions_fast(svc *s, const char *party, const posbatch *b, dc_time now,
-                                      dc_changes *ch, size_t *accepted, int *fallback,
-                                      dc_error *err)
+ * given (may be NULL) holds the units when the caller found them already
+ * (a restart, ahead of the record: replay_find_ahead). A failed check
+ * sets *fallback and applies nothing. emu held. */
+static dc_status apply_positions_fast(svc *s, const char *party, const posbatch *b,
+                                      dc_unit_ref *const *given, dc_time now, dc_changes *ch,
+                                      size_t *accepted, int *fallback, dc_error *err)
 {
     *accepted = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->v[i].t > now + DC_FUTURE_SLACK_US) {
+            *fallback = 1;
+            return DC_ERR_INVALID;
+        }
+    if (given) /* a report never deletes a unit: the handles stay valid */
+        return dc_position_report_units(s->e, given, b->v, b->n, now, ch, NULL, accepted, err);
     if (!dc_party_exists(s->e, party)) {
         *fallback = 1;
         return DC_ERR_INVALID;
@@ -252,15 +261,11 @@ static dc_status apply_positions_fast(svc *s, const char *party, const posbatch 
     }
     /* dc_units_find and dc_position_report_units prefetch the next
      * reports' units and lists (engine ingest.c) */
-    int bad = dc_units_find(s->e, party, b->v, b->n, u) < b->n;
-    for (size_t i = 0; i < b->n && !bad; i++)
-        bad = b->v[i].t > now + DC_FUTURE_SLACK_US;
-    if (bad) {
+    if (dc_units_find(s->e, party, b->v, b->n, u) < b->n) {
         free(u);
         *fallback = 1;
         return DC_ERR_INVALID;
     }
-    /* a report never deletes a unit: the handles stay valid */
     dc_status st = dc_position_report_units(s->e, u, b->v, b->n, now, ch, NULL, accepted, err);
     free(u);
     return st; /* not OK only when out of memory: svc_write_impl marks the log broken */
@@ -842,7 +847,7 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
     size_t accepted = 0;
     dc_status st;
     if (fast) {
-        st = apply_positions_fast(s, party, fast, now, &ch, &accepted, fallback, err);
+        st = apply_positions_fast(s, party, fast, NULL, now, &ch, &accepted, fallback, err);
         if (st != DC_OK && !*fallback) {
             /* Part of a validated batch may be applied and cannot be
              * logged: refuse writes rather than diverge from the log. */
@@ -1120,6 +1125,9 @@ typedef struct {
     posbatch pb;
     char party[64];
     dc_time t;
+    /* applier: the unit of a one-report record, found ahead of it
+     * (replay_find_ahead); NULL: found when the record is applied */
+    dc_unit_ref *ref;
 } replay_rec;
 
 typedef struct replay_batch {
@@ -1328,6 +1336,7 @@ static int read_one(void *ctx, int64_t idx, const char *prev, const char *hash,
     memcpy(r->hash, hash, STORE_HASH_HEX);
     r->fast = posbatch_parse_record(content, len, DC_MAX_BATCH, &r->pb, r->party,
                                     sizeof r->party, &r->t) == POSBATCH_OK;
+    r->ref = NULL;
     b->n++;
     memcpy(rp->prev, hash, STORE_HASH_HEX);
     rp->expect_idx = idx + 1;
@@ -1477,7 +1486,8 @@ static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
     if (fast) {
         /* as live: a batch whose units or times fail the checks is
          * applied (and its error given) by the general path */
-        st = apply_positions_fast(s, party, &rec->pb, t, &ch, &accepted, &fallback, &err);
+        st = apply_positions_fast(s, party, &rec->pb, rec->ref ? &rec->ref : NULL, t, &ch,
+                                  &accepted, &fallback, &err);
         if (fallback) {
             dc_error_clear(&err);
             memset(&err, 0, sizeof err);
@@ -1516,6 +1526,60 @@ static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
     s->next_idx = idx + 1;
     rc->last_t = t;
     return 0;
+}
+
+/* Most of a long log is position records of one report each (live
+ * clients that send one report at a time, svc_bulk in bench D). Alone, a
+ * record of one report waits for memory one pointer after another (unit,
+ * lists, conflicts, volumes: engine ingest.c), as a batch of one would;
+ * the applier knows the records that come next, so it finds their units
+ * ahead and asks the CPU for what they will read, as a batch does within
+ * itself. Hand-written because it was measured: restarting bench D's log
+ * of 2M records (1.74M of them one-report records), the applying thread's
+ * CPU time over four alternating restarts of each build was 7.70-9.12 s
+ * without this and 7.04-8.17 s with it (about 0.4 us less per record).
+ *
+ * replay_find_ahead finds the units of the one-report records in the run
+ * of position records that starts at i, and returns where the run ends.
+ * Within a run no unit is created or deleted (neither a position report
+ * nor the advance before each record does either), so a unit found ahead
+ * is the one the record would find; any record may still fall back to the
+ * general path, which finds its unit again. */
+static size_t replay_find_ahead(svc *s, replay_batch *b, size_t i)
+{
+    size_t end = i;
+    while (end < b->n && b->rec[end].fast)
+        end++;
+    dc_report r[REPLAY_BATCH];
+    dc_unit_ref *u[REPLAY_BATCH];
+    size_t seg = i;
+    while (seg < end) { /* consecutive one-report records of one party */
+        size_t n = 0, k = seg;
+        for (; k < end && b->rec[k].pb.n == 1 && strcmp(b->rec[k].party, b->rec[seg].party) == 0;
+             k++)
+            r[n++] = b->rec[k].pb.v[0];
+        if (n == 0) {
+            seg++; /* a record of several reports: its batch finds them */
+            continue;
+        }
+        size_t found = dc_units_find(s->e, b->rec[seg].party, r, n, u);
+        for (size_t j = 0; j < found; j++)
+            b->rec[seg + j].ref = u[j];
+        seg = k;
+    }
+    return end;
+}
+
+/* replay_prefetch: before record i, each stage of dc_unit_prefetch for the
+ * record that many ahead (the distances ingest.c measured best). */
+static void replay_prefetch(const replay_batch *b, size_t i, size_t run_end)
+{
+    static const size_t ahead[4] = {7, 4, 2, 1};
+    for (int k = 0; k < 4; k++) {
+        size_t j = i + ahead[k];
+        if (j < run_end && b->rec[j].ref)
+            dc_unit_prefetch(b->rec[j].ref, k);
+    }
 }
 
 /* replay_log replays the whole log (see above). Returns 0, or -1 with the
@@ -1564,8 +1628,12 @@ static int replay_log(svc *s, replay_ctx *rc)
             snprintf(rc->errbuf, rc->errlen, "out of memory");
             failed = 1;
         }
-        for (size_t i = 0; ev && i < b->n && !failed; i++)
+        for (size_t i = 0, run_end = 0; ev && i < b->n && !failed; i++) {
+            if (i >= run_end)
+                run_end = replay_find_ahead(s, b, i);
+            replay_prefetch(b, i, run_end);
             failed = apply_one(rc, &b->rec[i], ev);
+        }
         if (!failed && b->last) {
             done = 1;
             if (b->err[0]) {
