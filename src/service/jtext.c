@@ -437,6 +437,19 @@ void jtext_cache_free(jtext_cache *c)
     free(c);
 }
 
+size_t jtext_cache_set_refs(jtext_cache *c, long long (*ref_of)(void *ctx, const char *text,
+                                                                size_t len),
+                            void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        centry *e = &c->slot[i];
+        if (e->j && !e->ref && (e->ref = ref_of(ctx, e->text, e->len)) > 0)
+            n++;
+    }
+    return n;
+}
+
 /* cache_slot returns j's entry when cached, else the entry to replace in
  * its set. */
 static centry *cache_slot(jtext_cache *c, const json_t *j)

@@ -68,6 +68,15 @@ typedef long long (*jtext_new_ref_fn)(void *ctx, const char *text, size_t len);
 int jtext_dump_packed(jtext_buf *b, const json_t *j, size_t flags, jtext_cache *cache,
                       jtext_new_ref_fn new_ref, void *ctx);
 
+/* jtext_cache_set_refs gives each cached subtree that has no reference
+ * number yet the one ref_of(ctx, text, len) returns for its text (0:
+ * none). A restart writes the events it re-derives in full, so its cache
+ * holds no numbers; this finds the texts stored before, rather than
+ * storing each again at its next use. Returns how many got one. */
+size_t jtext_cache_set_refs(jtext_cache *c, long long (*ref_of)(void *ctx, const char *text,
+                                                                size_t len),
+                            void *ctx);
+
 /* jtext_dump_shared appends j as jtext_dump (new_ref NULL) or
  * jtext_dump_packed (new_ref given) write it where it sits in a larger
  * value that holds a reference to it besides its owner's (refcount >= 2:

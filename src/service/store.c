@@ -689,6 +689,13 @@ int store_events_check_one(store *st, const char *party, int64_t seq, const char
     return differs;
 }
 
+void store_check_texts(store *st, store_text_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < st->memo.cap; i++)
+        if (st->memo.ids[i])
+            fn(ctx, st->memo.ids[i], st->memo.texts[i], st->memo.lens[i]);
+}
+
 /* check_done releases what the event check held. */
 static void check_done(store *st)
 {

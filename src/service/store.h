@@ -97,6 +97,12 @@ int store_events_begin_check(store *st, int fix);
  * stored one is identical, 1 when it differed (and was fixed if fix=1),
  * -1 on error. */
 int store_events_check_one(store *st, const char *party, int64_t seq, const char *body);
+/* store_check_texts calls fn for each shared text the pass has read so far
+ * (every text a checked event refers to), with its number; before
+ * store_events_end_check, which releases them. The text stays valid until
+ * then. */
+typedef void (*store_text_fn)(void *ctx, int64_t id, const char *text, size_t len);
+void store_check_texts(store *st, store_text_fn fn, void *ctx);
 /* store_events_end_check removes (fix=1) or counts stored events beyond
  * each party's replayed head; heads is called to get the head of a party
  * (returns -1 for a party the replay does not know). Returns the number of

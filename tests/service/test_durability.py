@@ -203,6 +203,44 @@ def test_restart_runs_of_one_report_records(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_restart_refers_to_stored_texts(tmp_path):
+    """An operation's geometry is stored once in the texts table and events
+    refer to it by number. After a restart (whose replay writes events in
+    full) the next events that show it must refer to the stored text, not
+    store it again, and still read back in full."""
+    data = str(tmp_path / "d")
+    s, toks = start_with_parties(data)
+    A, B = toks["A"], toks["B"]
+    assert s.req("POST", "/v1/operations", token=A, body=op_body("op1")).status_code == 201
+    assert s.stop() == 0
+
+    def texts():
+        db = sqlite3.connect(os.path.join(data, "deconflict.db"))
+        try:
+            return db.execute("SELECT text FROM texts ORDER BY id").fetchall()
+        finally:
+            db.close()
+
+    stored = texts()
+    assert stored, "the operation's geometry should be a shared text"
+    s2 = Server(data).start()
+    try:
+        for u in ("bu2", "bu3"):
+            assert s2.req("PUT", "/v1/units/" + u, token=B,
+                          body={"callsign": u, "domain": "ground"}).status_code in (200, 201)
+            r = s2.req("POST", "/v1/positions", token=B, body={"reports": [report(u)]})
+            assert r.status_code == 200 and len(r.json()["conflicts"]) == 1, r.text
+        evs = s2.req("GET", "/v1/events?after=0&limit=1000", token=B).json()["events"]
+    finally:
+        assert s2.stop() == 0
+    geoms = [e["conflict"]["other"]["geometry"] for e in evs if e["type"] == "opened"]
+    assert len(geoms) == 3 and geoms[0] == geoms[1] == geoms[2]
+    assert geoms[0]["type"] == "Polygon"
+    after = texts()
+    assert after == stored, "texts stored again after the restart: %d -> %d" % (
+        len(stored), len(after))
+
+
 def test_events_table_of_earlier_layout(tmp_path):
     """A data directory made before 2026-12-07 keeps events in a WITHOUT
     ROWID table keyed on (party, seq); new ones use a rowid table with a
