@@ -53,12 +53,14 @@ def http_merge():
     h["ingest_http_runs_per_s"] = runs
     h["http_conns"] = lc[0].get("http_conns") if lc else None
     opened = [(x.get("http_ingest_opened"), x.get("engine_ingest_opened_same_batches")) for x in lc]
-    h["http_counts_ok"] = bool(setup.get("http_counts_ok")) and bool(lc) and all(
+    h["http_counts_ok"] = bool(setup.get("http_counts_ok")) and all(
         x.get("http_counts_ok") for x in lc)
     if opened:
         h["http_ingest_opened"], h["engine_ingest_opened_same_batches"] = opened[0]
-        h["http_note"] = "A opened %s (%s), B %s" % (opened[0][0], opened[0][1],
-                                                      setup.get("http_submit_opened"))
+        h["http_note"] = "A opened %s (%s), B %s (%s)" % (
+            opened[0][0], opened[0][1], setup.get("http_submit_opened"),
+            setup.get("engine_submit_opened_same"))
+        h["http_ingest_reports"] = lc[0].get("http_ingest_reports")
     ab = {}
     pruns = [x["ingest_http_independent_per_s"] for x in py
              if x.get("ingest_http_independent_per_s")]
@@ -121,6 +123,8 @@ if pg and not pg.get("postgis_counts_ok"):
     errors.append("PostGIS counts disagree with the engine")
 if rd and not rd.get("redis_counts_ok"):
     errors.append("Redis found fewer conflicts than the engine")
+if http and not http.get("ingest_http_per_s"):
+    errors.append("missing figure: ingest_http_per_s (no run of A over HTTP)")
 if http and http.get("ingest_http_per_s") and not http_ab.get("ingest_http_independent_per_s"):
     errors.append("missing figure: ingest_http_independent_per_s (the independent HTTP check)")
 if http and http.get("http_counts_ok") is False:

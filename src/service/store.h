@@ -98,8 +98,10 @@ int store_events_begin_check(store *st, int fix);
  * -1 on error. */
 int store_events_check_one(store *st, const char *party, int64_t seq, const char *body);
 /* store_check_texts calls fn for each shared text the pass has read so far
- * (every text a checked event refers to), with its number; before
- * store_events_end_check, which releases them. The text stays valid until
+ * and kept in memory, with its number: the texts the checked events refer
+ * to, as far as the check read them (it stops at an event's first
+ * difference) and up to its memory cap (STORE_MEMO_BYTES). Call it before
+ * store_events_end_check, which releases them; the text stays valid until
  * then. */
 typedef void (*store_text_fn)(void *ctx, int64_t id, const char *text, size_t len);
 void store_check_texts(store *st, store_text_fn fn, void *ctx);

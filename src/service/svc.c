@@ -1534,10 +1534,12 @@ static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
  * lists, conflicts, volumes: engine ingest.c), as a batch of one would;
  * the applier knows the records that come next, so it finds their units
  * ahead and asks the CPU for what they will read, as a batch does within
- * itself. Hand-written because it was measured: restarting bench D's log
- * of 2M records (1.84M of them one-report position records), the applying thread's
- * CPU time over four alternating restarts of each build was 7.70-9.12 s
- * without this and 7.04-8.17 s with it (about 0.4 us less per record).
+ * itself. Hand-written because it was measured, if only modestly:
+ * restarting bench D's log of 2M records (1.84M of them one-report
+ * position records), the applying thread's CPU time over four alternating
+ * restarts of each build was 7.78-9.12 s (median 8.55) without this and
+ * 7.04-8.17 s (median 7.25) with it. The ranges overlap on this noisy
+ * machine; the medians differ by 1.3 s, 0.7 us per position record.
  *
  * replay_find_ahead finds the units of the one-report records in the run
  * of position records that starts at i, and returns where the run ends.
@@ -1571,7 +1573,7 @@ static size_t replay_find_ahead(svc *s, replay_batch *b, size_t i)
 }
 
 /* replay_prefetch: before record i, each stage of dc_unit_prefetch for the
- * record that many ahead (the distances ingest.c measured best). */
+ * record that many ahead (ingest.c's distances, AHEAD_UNIT to AHEAD_SIDES). */
 static void replay_prefetch(const replay_batch *b, size_t i, size_t run_end)
 {
     static const size_t ahead[4] = {7, 4, 2, 1};
