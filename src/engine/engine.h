@@ -252,11 +252,11 @@ json_t *dc_cop_json(const dc_engine *e, const char *party, dc_time now);
  * NULL when party is not a side. */
 json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *party);
 
-/* What dc_conflict_view shows, as plain fields, for writers of its text
- * that do not build the JSON (the service's event bodies). Filled by
- * dc_conflict_facts_get under exactly dc_conflict_view's rules; a field
- * the view does not show is not set. Strings and geometries are borrowed
- * from the engine and valid until its next write. */
+/* What a side of a conflict may see of it (SPEC 4, need-to-know), as plain
+ * fields: dc_conflict_facts_get applies the rules, and dc_conflict_view
+ * (JSON) and the service's event writer (text, evbody.c) both render what
+ * it gives. A field not shown is not set. Strings and geometries are
+ * borrowed from the engine and valid until its next write. */
 enum {
     DC_FACTS_NONE, /* the other object identified only ("geometry": null) */
     DC_FACTS_OP,
@@ -303,8 +303,9 @@ typedef struct {
     dc_time unit_time;
 } dc_conflict_facts;
 
-/* dc_conflict_facts_get fills f with what dc_conflict_view(e, c, party)
- * shows. Returns 0, or -1 when party is not a side (the view is NULL). */
+/* dc_conflict_facts_get fills f with what party may see of c (what
+ * dc_conflict_view(e, c, party) shows). Returns 0, or -1 when party is not
+ * a side (the view is NULL). */
 int dc_conflict_facts_get(const dc_engine *e, const dc_conflict *c, const char *party,
                           dc_conflict_facts *f);
 /* dc_conflict_facts_volume gives volume i (0 <= i < f->nvol) of the other

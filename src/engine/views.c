@@ -96,54 +96,104 @@ static json_t *op_geometry(const op *o)
     return json_pack("{s:s,s:o}", "type", "GeometryCollection", "geometries", g);
 }
 
-/* dc_conflict_facts_get (below) mirrors this and dc_conflict_view for the
- * service's direct event writer: change them together. */
-json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id,
-                                 int open)
+/* other_facts fills the "other" part of f: the other side of a conflict,
+ * as much of it as need-to-know allows. The rules for what a side sees of
+ * the other are here and in dc_conflict_facts_get below, once: the JSON
+ * views (dc_conflict_view, view_object_for_conflict) and the service's
+ * direct event writer (evbody.c) both render these facts. */
+static void other_facts(const dc_engine *e, int type, const party *p, const char *id, int open,
+                        dc_conflict_facts *f)
 {
+    f->other_party = p->id;
+    f->other_type = dc_objtype_names[type];
+    f->other_id = id;
     /* Once a conflict is resolved its other side is no longer need-to-know:
      * the live object (a unit's new position, a replaced plan) is not shown,
      * only what identifies it. */
     obj *o = open ? engine_lookup(e, type, p, id) : NULL;
-    json_t *j = json_pack("{s:s,s:s,s:s}", "party", p->id, "type", dc_objtype_names[type], "id",
-                          id);
     if (!o) {
-        json_object_set_new(j, "geometry", json_null());
-        return j;
+        f->other_shows = DC_FACTS_NONE;
+        return;
     }
     if (type == OBJ_OP) {
         const op *x = (const op *)o;
-        json_object_set_new(j, "kind", json_string(dc_kind_names[x->kind]));
-        json_object_set_new(j, "geometry", op_geometry(x));
-        json_object_set_new(j, "volumes", volumes_json(x));
-        json_object_set_new(j, "state", json_string(dc_state_names[x->state]));
+        f->other_shows = DC_FACTS_OP;
+        f->other_kind = dc_kind_names[x->kind];
+        f->op_state = dc_state_names[x->state];
+        f->nvol = x->nvol;
+        f->op_ = x;
     } else if (type == OBJ_SITE) {
         const site *s = (const site *)o;
-        json_object_set_new(j, "kind", json_string(dc_category_names[s->category]));
-        json_object_set_new(j, "geometry", json_incref(s->geometry));
-        json_object_set_new(j, "radius_m", json_real(s->radius_m));
-        json_object_set_new(j, "standoff_m", json_real(s->standoff_m));
-        if (s->has_from)
-            json_object_set_new(j, "valid_from", time_or_null(s->valid_from, 1));
-        if (s->has_to)
-            json_object_set_new(j, "valid_to", time_or_null(s->valid_to, 1));
+        f->other_shows = DC_FACTS_SITE;
+        f->other_kind = dc_category_names[s->category];
+        f->site_geometry = s->geometry;
+        f->site_radius_m = s->radius_m;
+        f->site_standoff_m = s->standoff_m;
+        f->site_has_from = s->has_from;
+        f->site_valid_from = s->valid_from;
+        f->site_has_to = s->has_to;
+        f->site_valid_to = s->valid_to;
     } else {
         const unit *u = (const unit *)o;
-        char b[DC_TIME_BUFLEN];
-        json_object_set_new(j, "kind", json_string(dc_domain_names[u->domain]));
+        f->other_shows = DC_FACTS_UNIT;
+        f->other_kind = dc_domain_names[u->domain];
+        f->unit_has_pos = u->has_pos;
         if (u->has_pos) {
-            json_object_set_new(j, "geometry",
-                                json_pack("{s:s,s:[f,f]}", "type", "Point", "coordinates",
-                                          u->lon, u->lat));
-            json_object_set_new(j, "ce_m", json_real(u->ce_m));
-            json_object_set_new(j, "time", json_string(dc_time_format(u->t, b)));
-            if (!isnan(u->alt_m))
-                json_object_set_new(j, "alt_m", json_real(u->alt_m));
-        } else {
-            json_object_set_new(j, "geometry", json_null());
+            f->unit_lon = u->lon;
+            f->unit_lat = u->lat;
+            f->unit_ce_m = u->ce_m;
+            f->unit_time = u->t;
+            f->unit_has_alt = !isnan(u->alt_m);
+            f->unit_alt_m = u->alt_m;
         }
     }
+}
+
+/* other_json: the "other" object of a conflict view, from other_facts. */
+static json_t *other_json(const dc_conflict_facts *f)
+{
+    json_t *j = json_pack("{s:s,s:s,s:s}", "party", f->other_party, "type", f->other_type, "id",
+                          f->other_id);
+    if (f->other_shows == DC_FACTS_NONE) {
+        json_object_set_new(j, "geometry", json_null());
+        return j;
+    }
+    json_object_set_new(j, "kind", json_string(f->other_kind));
+    if (f->other_shows == DC_FACTS_OP) {
+        const op *x = f->op_;
+        json_object_set_new(j, "geometry", op_geometry(x));
+        json_object_set_new(j, "volumes", volumes_json(x));
+        json_object_set_new(j, "state", json_string(f->op_state));
+    } else if (f->other_shows == DC_FACTS_SITE) {
+        json_object_set_new(j, "geometry", json_incref((json_t *)f->site_geometry));
+        json_object_set_new(j, "radius_m", json_real(f->site_radius_m));
+        json_object_set_new(j, "standoff_m", json_real(f->site_standoff_m));
+        if (f->site_has_from)
+            json_object_set_new(j, "valid_from", time_or_null(f->site_valid_from, 1));
+        if (f->site_has_to)
+            json_object_set_new(j, "valid_to", time_or_null(f->site_valid_to, 1));
+    } else if (f->unit_has_pos) {
+        char b[DC_TIME_BUFLEN];
+        json_object_set_new(j, "geometry",
+                            json_pack("{s:s,s:[f,f]}", "type", "Point", "coordinates",
+                                      f->unit_lon, f->unit_lat));
+        json_object_set_new(j, "ce_m", json_real(f->unit_ce_m));
+        json_object_set_new(j, "time", json_string(dc_time_format(f->unit_time, b)));
+        if (f->unit_has_alt)
+            json_object_set_new(j, "alt_m", json_real(f->unit_alt_m));
+    } else {
+        json_object_set_new(j, "geometry", json_null());
+    }
     return j;
+}
+
+json_t *view_object_for_conflict(const dc_engine *e, int type, const party *p, const char *id,
+                                 int open)
+{
+    dc_conflict_facts f;
+    memset(&f, 0, sizeof f);
+    other_facts(e, type, p, id, open, &f);
+    return other_json(&f);
 }
 
 const char *dc_conflict_id(const dc_conflict *c)
@@ -172,37 +222,10 @@ static int conflict_side(const dc_conflict *c, const char *party_id)
     return -1;
 }
 
-json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *party_id)
-{
-    int side = conflict_side(c, party_id);
-    if (side < 0)
-        return NULL;
-    char ws[DC_TIME_BUFLEN], we[DC_TIME_BUFLEN], oa[DC_TIME_BUFLEN];
-    int mine_type = side ? c->b_type : c->a_type, other_type = side ? c->a_type : c->b_type;
-    const char *mine_id = side ? c->b_id : c->a_id, *other_id = side ? c->a_id : c->b_id;
-    const party *other_p = side ? c->pa : c->pb;
-    json_t *acks = json_object();
-    json_object_set_new(acks, c->pa->id, time_or_null(c->ack_a, c->ack_a != 0));
-    json_object_set_new(acks, c->pb->id, time_or_null(c->ack_b, c->ack_b != 0));
-    json_t *j = json_pack(
-        "{s:s,s:s,s:s,s:b,s:f,s:{s:s,s:s},s:s,s:o,s:{s:s,s:s},s:o,s:o}", "id", c->id, "state",
-        c->open ? "open" : "resolved", "severity", c->severity == 2 ? "critical" : "warning",
-        "stale", c->stale, "distance_m", round1(c->dist), "window", "start",
-        dc_time_format(c->wstart, ws), "end", dc_time_format(c->wend, we), "opened_at",
-        dc_time_format(c->opened_at, oa), "resolved_at",
-        time_or_null(c->resolved_at, !c->open), "mine", "type", dc_objtype_names[mine_type], "id",
-        mine_id, "other", view_object_for_conflict(e, other_type, other_p, other_id, c->open), "acks",
-        acks);
-    const char *my_note = side ? c->note_b : c->note_a;
-    if (my_note)
-        json_object_set_new(j, "note", json_string(my_note));
-    return j;
-}
-
-/* dc_conflict_facts_get mirrors dc_conflict_view and
- * view_object_for_conflict above, rule for rule: a change to what they
- * show must be made here too (tests/unit/test_evbody.c compares the texts
- * both give for many conflicts). */
+/* dc_conflict_facts_get: what party_id may see of c (the need-to-know
+ * rules, with other_facts above). dc_conflict_view renders it as JSON, the
+ * service's evbody.c as event text; tests/unit/test_evbody.c compares the
+ * two renderings on many conflicts. */
 int dc_conflict_facts_get(const dc_engine *e, const dc_conflict *c, const char *party_id,
                           dc_conflict_facts *f)
 {
@@ -211,8 +234,6 @@ int dc_conflict_facts_get(const dc_engine *e, const dc_conflict *c, const char *
         return -1;
     memset(f, 0, sizeof *f);
     int mine_type = side ? c->b_type : c->a_type, other_type = side ? c->a_type : c->b_type;
-    const char *other_id = side ? c->a_id : c->b_id;
-    const party *other_p = side ? c->pa : c->pb;
     f->id = c->id;
     f->open = c->open;
     f->critical = c->severity == 2;
@@ -235,50 +256,30 @@ int dc_conflict_facts_get(const dc_engine *e, const dc_conflict *c, const char *
         f->ack_party[1] = c->pb->id;
         f->ack_at[1] = c->ack_b;
     }
-    f->note = side ? c->note_b : c->note_a;
-
-    /* The other side: once resolved, only what identifies it. */
-    f->other_party = other_p->id;
-    f->other_type = dc_objtype_names[other_type];
-    f->other_id = other_id;
-    obj *o = c->open ? engine_lookup(e, other_type, other_p, other_id) : NULL;
-    if (!o) {
-        f->other_shows = DC_FACTS_NONE;
-        return 0;
-    }
-    if (other_type == OBJ_OP) {
-        const op *x = (const op *)o;
-        f->other_shows = DC_FACTS_OP;
-        f->other_kind = dc_kind_names[x->kind];
-        f->op_state = dc_state_names[x->state];
-        f->nvol = x->nvol;
-        f->op_ = x;
-    } else if (other_type == OBJ_SITE) {
-        const site *s = (const site *)o;
-        f->other_shows = DC_FACTS_SITE;
-        f->other_kind = dc_category_names[s->category];
-        f->site_geometry = s->geometry;
-        f->site_radius_m = s->radius_m;
-        f->site_standoff_m = s->standoff_m;
-        f->site_has_from = s->has_from;
-        f->site_valid_from = s->valid_from;
-        f->site_has_to = s->has_to;
-        f->site_valid_to = s->valid_to;
-    } else {
-        const unit *u = (const unit *)o;
-        f->other_shows = DC_FACTS_UNIT;
-        f->other_kind = dc_domain_names[u->domain];
-        f->unit_has_pos = u->has_pos;
-        if (u->has_pos) {
-            f->unit_lon = u->lon;
-            f->unit_lat = u->lat;
-            f->unit_ce_m = u->ce_m;
-            f->unit_time = u->t;
-            f->unit_has_alt = !isnan(u->alt_m);
-            f->unit_alt_m = u->alt_m;
-        }
-    }
+    f->note = side ? c->note_b : c->note_a; /* the viewer's own note only */
+    other_facts(e, other_type, side ? c->pa : c->pb, side ? c->a_id : c->b_id, c->open, f);
     return 0;
+}
+
+json_t *dc_conflict_view(const dc_engine *e, const dc_conflict *c, const char *party_id)
+{
+    dc_conflict_facts f;
+    if (dc_conflict_facts_get(e, c, party_id, &f) != 0)
+        return NULL;
+    char ws[DC_TIME_BUFLEN], we[DC_TIME_BUFLEN], oa[DC_TIME_BUFLEN];
+    json_t *acks = json_object();
+    for (int i = 0; i < f.nacks; i++)
+        json_object_set_new(acks, f.ack_party[i], time_or_null(f.ack_at[i], f.ack_at[i] != 0));
+    json_t *j = json_pack(
+        "{s:s,s:s,s:s,s:b,s:f,s:{s:s,s:s},s:s,s:o,s:{s:s,s:s},s:o,s:o}", "id", f.id, "state",
+        f.open ? "open" : "resolved", "severity", f.critical ? "critical" : "warning", "stale",
+        f.stale, "distance_m", f.distance_m, "window", "start",
+        dc_time_format(f.window_start, ws), "end", dc_time_format(f.window_end, we), "opened_at",
+        dc_time_format(f.opened_at, oa), "resolved_at", time_or_null(f.resolved_at, !f.open),
+        "mine", "type", f.mine_type, "id", f.mine_id, "other", other_json(&f), "acks", acks);
+    if (f.note)
+        json_object_set_new(j, "note", json_string(f.note));
+    return j;
 }
 
 void dc_conflict_facts_volume(const dc_conflict_facts *f, int i, dc_volume_facts *out)

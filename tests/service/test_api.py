@@ -233,6 +233,11 @@ def test_operations_and_interlock(server, parties):
         r = server.req("POST", "/v1/conflicts/%s/ack" % c["id"], token=tok)
         assert r.status_code == 200, r.text
         assert r.json()["conflict"]["acks"][c["other"]["party"]]
+        # a note is its author's own: the other side sees the ack, not the note
+        assert "note" not in r.json()["conflict"], r.text
+        assert "seen" not in server.req("GET", "/v1/conflicts/" + c["id"], token=tok).text
+        assert "seen" not in server.req("GET", "/v1/events?after=0", token=tok).text
+        assert server.req("GET", "/v1/conflicts/" + c["id"], token=A).json()["note"] == "seen"
     r = server.req("POST", "/v1/operations/op1/activate", token=A)
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "active"

@@ -8,7 +8,11 @@
  * notes (odd characters, invalid UTF-8), activations with overrides,
  * ends, cancels, replacements, deletions and the clock. Each way runs
  * with its own cache and its own store of shared texts, which must end up
- * identical. Prints its seed; rerun with DC_SEED=N. */
+ * identical. Both paths render the facts dc_conflict_facts_get gives, so
+ * this checks the renderings; what a side may see (need-to-know) is
+ * checked by test_engine (listings_and_need_to_know) and the service tests
+ * (test_api: notes stay their author's). Prints its seed; rerun with
+ * DC_SEED=N. */
 #include <geodesic.h>
 #include <inttypes.h>
 #include <stdint.h>
