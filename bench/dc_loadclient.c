@@ -325,13 +325,19 @@ static void order_mark(ing_order *o, long b, int stop)
     pthread_mutex_unlock(&o->mu);
 }
 
+/* A's batches, as built from the workload or read from batches.tsv */
 typedef struct {
     char **body;
     size_t *blen;
-    const int *bp, *bn;
-    const char (*tok)[128];
+    int *bp, *bn; /* party index and reports of each batch */
     long nb;
-    int k, nk, nparties;
+    int nparties;
+    char tok[16][128]; /* per party index */
+} a_batches;
+
+typedef struct {
+    const a_batches *ab;
+    int k, nk;
     double cap, t0, t_end;
     char **answer; /* per batch, NULL when not done; read once the clock has stopped */
     long reports;
@@ -344,18 +350,19 @@ static void *ingest(void *arg)
     conn c;
     conn_open(&c);
     int early = 0;
-    for (long b = x->k; b < x->nb; b += x->nk) {
-        if (wl_now_s() - x->t0 > x->cap || !wait_turn(x->order, b, x->nparties)) {
+    const a_batches *ab = x->ab;
+    for (long b = x->k; b < ab->nb; b += x->nk) {
+        if (wl_now_s() - x->t0 > x->cap || !wait_turn(x->order, b, ab->nparties)) {
             early = 1; /* the cap: let no other connection wait for this one */
             break;
         }
         char *resp;
-        int st = request(&c, "POST", "/v1/positions", x->tok[x->bp[b]], x->body[b], x->blen[b],
+        int st = request(&c, "POST", "/v1/positions", ab->tok[ab->bp[b]], ab->body[b], ab->blen[b],
                          &resp);
         if (st != 200)
             die("POST /v1/positions (batch %ld): %d %.300s", b, st, resp);
         x->answer[b] = resp; /* parsed after the clock, as scripts/http_check.py does */
-        x->reports += x->bn[b];
+        x->reports += ab->bn[b];
         order_mark(x->order, b, 0);
     }
     if (early)
@@ -389,31 +396,20 @@ static long *read_col(const char *path, int cols, int col, long *n)
 
 /* save_batches writes phase A's batches for scripts/http_check.py to
  * DIR/batches.tsv: "TOKEN\tBODY" per line, in stream order. */
-static void save_batches(const char *dir, char **body, const size_t *blen, const int *bp,
-                         char (*tok)[128], long nb)
+static void save_batches(const char *dir, const a_batches *ab)
 {
     char fp[4096];
     snprintf(fp, sizeof fp, "%s/batches.tsv", dir);
     FILE *f = fopen(fp, "w");
     if (!f)
         die("cannot write %s", fp);
-    for (long b = 0; b < nb; b++)
-        if (fprintf(f, "%s\t", tok[bp[b]]) < 0 || fwrite(body[b], 1, blen[b], f) != blen[b] ||
-            fputc('\n', f) == EOF)
+    for (long b = 0; b < ab->nb; b++)
+        if (fprintf(f, "%s\t", ab->tok[ab->bp[b]]) < 0 ||
+            fwrite(ab->body[b], 1, ab->blen[b], f) != ab->blen[b] || fputc('\n', f) == EOF)
             die("cannot write %s", fp);
     if (fclose(f) != 0)
         die("cannot write %s", fp);
 }
-
-/* A's batches, as built from the workload or read from batches.tsv */
-typedef struct {
-    char **body;
-    size_t *blen;
-    int *bp, *bn; /* party index and reports of each batch */
-    long nb;
-    int nparties;
-    char tok[16][128]; /* per party index */
-} a_batches;
 
 static void a_free(a_batches *ab)
 {
@@ -497,8 +493,7 @@ static int run_a(const a_batches *ab, int nconns, double cap, const char *exdir,
     ing_order order = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, calloc(nb, 1), 0};
     double ts = wl_now_s();
     for (int k = 0; k < nconns; k++) {
-        ix[k] = (ing_ctx){ab->body, ab->blen, ab->bp, ab->bn, ab->tok, nb, k,
-                          nconns, ab->nparties, cap, ts, ts, answer, 0, &order};
+        ix[k] = (ing_ctx){ab, k, nconns, cap, ts, ts, answer, 0, &order};
         pthread_create(&th[k], NULL, ingest, &ix[k]);
     }
     long reports = 0;
@@ -704,7 +699,7 @@ int main(int argc, char **argv)
     wl_stream_free(&s);
     int b_ok = labs(http_b - eng_b) <= 2 + eng_b / 1000;
     if (save_dir)
-        save_batches(save_dir, ab.body, ab.blen, ab.bp, tok, ab.nb);
+        save_batches(save_dir, &ab);
     if (no_ingest) {
         /* setup and B only: A runs on copies of this state (--batches) */
         printf("{\"http_setup_s\":%.1f,\"http_submit_p50_ms\":%.3f,\"http_submit_p99_ms\":%.3f,"
