@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "heap.h"
 #include "posbatch.h"
 #include "svc.h"
 #include "wl_json.h"
@@ -455,7 +454,6 @@ static void rm_store(const char *dir)
 
 int main(int argc, char **argv)
 {
-    heap_use_hugepages(argv); /* as deconflict does (src/service/heap.h) */
     int smoke = 0;
     uint64_t seed = 20170209;
     const char *out = NULL, *only = "MBACD", *storepath = NULL;

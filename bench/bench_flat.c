@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "engine.h"
-#include "heap.h"
 
 static unsigned long long rng;
 
@@ -58,7 +57,6 @@ static json_t *op_json(int i, double lon, double lat, dc_time t0)
 
 int main(int argc, char **argv)
 {
-    heap_use_hugepages(argv); /* as deconflict does (src/service/heap.h) */
     unsigned long long seed = 20170209;
     int smoke = 0;
     for (int i = 1; i < argc; i++) {

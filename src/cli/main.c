@@ -4,9 +4,6 @@
 #include <string.h>
 
 #include "cli.h"
-#ifdef DC_HAVE_SERVICE
-#include "heap.h"
-#endif
 
 static void usage(FILE *f)
 {
@@ -23,9 +20,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-#ifdef DC_HAVE_SERVICE
-    heap_use_hugepages(argv); /* may start the program again, once */
-#endif
     if (argc < 2) {
         usage(stderr);
         return 2;
