@@ -175,7 +175,8 @@ for name, v, op, t in targets:
 lines.append("")
 lines.append("| contender | ingest reports/s | submit p50 / p99 ms | conflicts found (engine) |")
 lines.append("|---|---|---|---|")
-lines.append("| deconflict in-process (1 core) | %s | %s / %s | A %s, B %s |" % (
+lines.append("| deconflict in-process (1 core; median of %s) | %s | %s / %s | A %s, B %s |" % (
+    ", ".join(fmt(x) for x in r.get("ingest_inprocess_runs_per_s") or []) or "n/a",
     fmt(r.get("ingest_inprocess_per_s")), fmt(r.get("submit_p50_ms")), fmt(r.get("submit_p99_ms")),
     fmt(r.get("ingest_hits")), fmt(r.get("submit_conflicts_opened"))))
 lines.append("| deconflict HTTP (2 conns, batches of 1,000; median of %s) | %s | %s / %s | %s |" % (
