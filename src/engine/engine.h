@@ -114,6 +114,21 @@ dc_status dc_site_put(dc_engine *e, const char *party, const char *id, const jso
 dc_status dc_site_delete(dc_engine *e, const char *party, const char *id, dc_time now,
                          dc_changes *ch, dc_error *err);
 
+/* dc_parsed: an operation's or a site's body, validated and built (its
+ * geometry too) without an engine, so that a caller which holds the
+ * engine under a lock can do that part, which can be long (a ring's
+ * simplicity check), before taking it. dc_site_parse and
+ * dc_operation_parse take id and body as dc_site_put and
+ * dc_operation_put do and give the same errors; *out (dc_parsed_free) on
+ * success. The *_put_parsed calls then do what dc_site_put and
+ * dc_operation_put do after parsing; they take pp in every case. */
+typedef struct dc_parsed dc_parsed;
+dc_status dc_site_parse(const char *id, const json_t *body, dc_parsed **out, dc_error *err);
+dc_status dc_operation_parse(const char *id, const json_t *body, dc_parsed **out, dc_error *err);
+void dc_parsed_free(dc_parsed *pp);
+dc_status dc_site_put_parsed(dc_engine *e, const char *party, dc_parsed *pp, int create,
+                             dc_time now, dc_changes *ch, dc_error *err);
+
 /* dc_unit_put registers or updates a unit ({callsign, domain}). */
 dc_status dc_unit_put(dc_engine *e, const char *party, const char *id, const json_t *body,
                       dc_time now, dc_changes *ch, dc_error *err);
@@ -192,6 +207,8 @@ void dc_unit_prefetch(const dc_unit_ref *u, int stage);
 
 dc_status dc_operation_put(dc_engine *e, const char *party, const char *id, const json_t *body,
                            int create, dc_time now, dc_changes *ch, dc_error *err);
+dc_status dc_operation_put_parsed(dc_engine *e, const char *party, dc_parsed *pp, int create,
+                                  dc_time now, dc_changes *ch, dc_error *err);
 dc_status dc_operation_delete(dc_engine *e, const char *party, const char *id, dc_time now,
                               dc_changes *ch, dc_error *err);
 
@@ -228,6 +245,11 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch);
  * for party, without storing anything. */
 dc_status dc_check(dc_engine *e, const char *party, const json_t *body, dc_time now,
                    json_t **out, dc_error *err);
+/* dc_check_parse and dc_check_parsed: dc_check in two parts, as the puts
+ * above (the body parsed without the engine; pp taken in every case). */
+dc_status dc_check_parse(const json_t *body, dc_parsed **out, dc_error *err);
+dc_status dc_check_parsed(dc_engine *e, const char *party, dc_parsed *pp, dc_time now,
+                          json_t **out, dc_error *err);
 
 json_t *dc_sites_json(const dc_engine *e, const char *party);
 json_t *dc_units_json(const dc_engine *e, const char *party, dc_time now);

@@ -1001,10 +1001,15 @@ static enum MHD_Result handle_api(req *r, const char *method, path_parts *pp)
         json_t *body = parse_body(r, 1, &done, &failed);
         if (failed)
             return done;
-        dc_engine *e = svc_engine_lock(h->s, &now);
-        st = dc_check(e, party, body, now, &out, &err);
-        svc_engine_unlock(h->s);
+        /* parsed before the engine lock, as writes are (dc_parsed) */
+        dc_parsed *pre = NULL;
+        st = dc_check_parse(body, &pre, &err);
         json_decref(body);
+        if (st != DC_OK)
+            break;
+        dc_engine *e = svc_engine_lock(h->s, &now);
+        st = dc_check_parsed(e, party, pre, now, &out, &err);
+        svc_engine_unlock(h->s);
         break;
     }
     case R_CONFLICTS: {

@@ -271,12 +271,43 @@ static dc_status apply_positions_fast(svc *s, const char *party, const posbatch 
     return st; /* not OK only when out of memory: svc_write_impl marks the log broken */
 }
 
+/* parsed_before_lock: an operation or site write's body, parsed before
+ * the engine lock is taken (dc_parsed in engine.h says why); NULL for
+ * other writes. Returns DC_OK, or the body's error. */
+static dc_status parsed_before_lock(const char *op, const char *id, const json_t *args,
+                                    dc_parsed **out, dc_error *err)
+{
+    *out = NULL;
+    if (strcmp(op, "site.create") == 0)
+        return dc_site_parse(NULL, args, out, err);
+    if (strcmp(op, "site.put") == 0)
+        return dc_site_parse(id, args, out, err);
+    if (strcmp(op, "operation.create") == 0)
+        return dc_operation_parse(NULL, args, out, err);
+    if (strcmp(op, "operation.put") == 0)
+        return dc_operation_parse(id, args, out, err);
+    return DC_OK;
+}
+
+/* apply applies one write. pre: its body as parsed_before_lock parsed it
+ * (taken), or NULL (parsed here). */
 static dc_status apply(svc *s, const char *op, const char *party, const char *id,
-                       const json_t *args, const char *token_hex, dc_time now, dc_changes *ch,
-                       size_t *accepted, dc_error *err)
+                       const json_t *args, dc_parsed *pre, const char *token_hex, dc_time now,
+                       dc_changes *ch, size_t *accepted, dc_error *err)
 {
     dc_engine *e = s->e;
     dc_status st;
+    if (pre) {
+        if (!party) {
+            dc_parsed_free(pre);
+            seterr(err, DC_ERR_MALFORMED, "", "record without party");
+            return DC_ERR_MALFORMED;
+        }
+        int create = strstr(op, ".create") != NULL;
+        return strncmp(op, "site.", 5) == 0
+                   ? dc_site_put_parsed(e, party, pre, create, now, ch, err)
+                   : dc_operation_put_parsed(e, party, pre, create, now, ch, err);
+    }
     if (strcmp(op, "advance") == 0)
         return dc_advance(e, now, ch);
     if (strcmp(op, "party.add") == 0)
@@ -811,9 +842,17 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
         tokp = token_hex;
     }
 
+    /* The body of an operation or a site is parsed, and its geometry
+     * validated, before the engine lock (dc_parsed in engine.h). */
+    dc_parsed *pre = NULL;
+    dc_status pst = fast ? DC_OK : parsed_before_lock(op, id, args, &pre, err);
+    if (pst != DC_OK)
+        return pst;
+
     char *args_own = NULL;
     const char *args_text = fast ? fast->args_text : NULL;
     if (args && !(args_text = args_own = record_args_text(args))) {
+        dc_parsed_free(pre);
         seterr(err, DC_ERR_NOMEM, "", "out of memory");
         return DC_ERR_NOMEM;
     }
@@ -821,6 +860,7 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
     pthread_mutex_lock(&s->emu);
     if (is_broken(s)) {
         pthread_mutex_unlock(&s->emu);
+        dc_parsed_free(pre);
         free(args_own);
         seterr(err, DC_ERR_NOMEM, "", "the log cannot be written; service degraded");
         return DC_ERR_NOMEM;
@@ -854,7 +894,8 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
             mark_broken(s);
         }
     } else {
-        st = apply(s, op, party, id, args, tokp, now, &ch, &accepted, err);
+        st = apply(s, op, party, id, args, pre, tokp, now, &ch, &accepted, err);
+        pre = NULL; /* taken */
         if (st != DC_OK && accepted > 0)
             mark_broken(s); /* a batch failed part-way (out of memory): as above */
     }
@@ -894,6 +935,7 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
         }
     }
     dc_changes_free(&ch);
+    dc_parsed_free(pre); /* not reached apply (a positions write): none */
     set_applying(s, 0);
     pthread_mutex_unlock(&s->emu);
     free(args_own);
@@ -1499,7 +1541,7 @@ static int apply_one(replay_ctx *rc, replay_rec *rec, event_batch *out)
         }
     }
     if (!fast || fallback)
-        st = apply(s, op, party, id, args, tok, t, &ch, &accepted, &err);
+        st = apply(s, op, party, id, args, NULL, tok, t, &ch, &accepted, &err);
     int rcode = 0;
     if (pre_changed)
         slog_warn("replay_diverges", "\"record\":%" PRId64

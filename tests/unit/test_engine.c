@@ -1431,6 +1431,97 @@ TEST(candidate_marks_wrap)
     dc_engine_free(e);
 }
 
+/* dc_*_parse then dc_*_put_parsed (the service parses before taking its
+ * lock) do what dc_*_put does: same conflicts, same errors, and pp is
+ * taken whatever happens (ASan's leak check). */
+TEST(parsed_puts)
+{
+    dc_engine *e1 = dc_engine_new(), *e2 = dc_engine_new();
+    dc_engine *es[2] = {e1, e2};
+    dc_error err = {0};
+    for (int k = 0; k < 2; k++) {
+        dc_party_add(es[k], "A", "Alpha", 0, &err);
+        dc_party_add(es[k], "B", "Bravo", 0, &err);
+        ASSERT_EQ(add_unit(es[k], "B", "u", "ground"), DC_OK);
+        ASSERT_EQ(report(es[k], "B", "u", 150, 0, NAN, T0, T0, NULL), DC_OK);
+    }
+    json_t *body = op_body("s", "strike", 100, 0, disc_vol(0, 100, T0, T0 + HOUR, NAN, NAN), NULL);
+    json_t *site = json_pack("{s:s,s:s,s:s,s:{s:s,s:[f,f]},s:f,s:f}", "id", "h", "name", "h",
+                             "category", "hospital", "geometry", "type", "Point", "coordinates",
+                             LON0, LAT0, "radius_m", 50.0, "standoff_m", 100.0);
+    dc_changes c1, c2;
+    dc_changes_init(&c1);
+    dc_changes_init(&c2);
+    ASSERT_EQ(dc_operation_put(e1, "A", NULL, body, 1, T0, &c1, &err), DC_OK);
+    dc_parsed *pp = NULL;
+    ASSERT_EQ(dc_operation_parse(NULL, body, &pp, &err), DC_OK);
+    ASSERT_EQ(dc_operation_put_parsed(e2, "A", pp, 1, T0, &c2, &err), DC_OK);
+    EXPECT_EQ(count_changes(&c1, DC_CH_OPENED), 1);
+    EXPECT_EQ(count_changes(&c2, DC_CH_OPENED), 1);
+    ASSERT_EQ(dc_site_put(e1, "B", NULL, site, 1, T0, &c1, &err), DC_OK);
+    ASSERT_EQ(dc_site_parse(NULL, site, &pp, &err), DC_OK);
+    ASSERT_EQ(dc_site_put_parsed(e2, "B", pp, 1, T0, &c2, &err), DC_OK);
+    EXPECT_EQ(count_changes(&c1, DC_CH_OPENED), 2); /* the strike and the hospital */
+    EXPECT_EQ(count_changes(&c2, DC_CH_OPENED), 2);
+    for (int p = 0; p < 2; p++) {
+        const char *party = p ? "B" : "A";
+        json_t *l1 = dc_conflicts_json(e1, party, "open"), *l2 = dc_conflicts_json(e2, party, "open");
+        char *s1 = json_dumps(l1, JSON_SORT_KEYS), *s2 = json_dumps(l2, JSON_SORT_KEYS);
+        EXPECT_STREQ(s1, s2);
+        free(s1);
+        free(s2);
+        json_decref(l1);
+        json_decref(l2);
+    }
+    /* create on an existing id, replace, an unknown party, the wrong kind */
+    ASSERT_EQ(dc_operation_parse(NULL, body, &pp, &err), DC_OK);
+    EXPECT_EQ(dc_operation_put_parsed(e2, "A", pp, 1, T0, NULL, &err), DC_ERR_EXISTS);
+    ASSERT_EQ(dc_operation_parse("s", body, &pp, &err), DC_OK);
+    EXPECT_EQ(dc_operation_put_parsed(e2, "A", pp, 0, T0, NULL, &err), DC_OK);
+    ASSERT_EQ(dc_operation_parse(NULL, body, &pp, &err), DC_OK);
+    EXPECT_EQ(dc_operation_put_parsed(e2, "Z", pp, 1, T0, NULL, &err), DC_ERR_NOTFOUND);
+    ASSERT_EQ(dc_site_parse(NULL, site, &pp, &err), DC_OK);
+    EXPECT_EQ(dc_operation_put_parsed(e2, "A", pp, 1, T0, NULL, &err), DC_ERR_MALFORMED);
+    ASSERT_EQ(dc_operation_parse(NULL, body, &pp, &err), DC_OK);
+    EXPECT_EQ(dc_site_put_parsed(e2, "B", pp, 1, T0, NULL, &err), DC_ERR_MALFORMED);
+    EXPECT_EQ(dc_operation_put_parsed(e2, "A", NULL, 1, T0, NULL, &err), DC_ERR_MALFORMED);
+    /* a body's error is the same either way */
+    json_t *bad = op_body("o5", "strike", 10, NAN,
+                          disc_vol(0, 100, T0 + HOUR, T0 + HOUR, NAN, NAN), NULL);
+    EXPECT_EQ(dc_operation_put(e1, "A", NULL, bad, 1, T0, NULL, &err), DC_ERR_INVALID);
+    char field[sizeof err.field];
+    snprintf(field, sizeof field, "%s", err.field);
+    pp = (dc_parsed *)1;
+    EXPECT_EQ(dc_operation_parse(NULL, bad, &pp, &err), DC_ERR_INVALID);
+    EXPECT(pp == NULL);
+    EXPECT_STREQ(err.field, field);
+    EXPECT_STREQ(err.field, "volumes[0].end");
+    /* the hypothetical check, in two parts */
+    json_t *draft = op_body("d", "strike", 500, 0, disc_vol(0, 100, T0, T0 + HOUR, NAN, NAN), NULL);
+    json_t *o1 = NULL, *o2 = NULL;
+    ASSERT_EQ(dc_check(e1, "A", draft, T0, &o1, &err), DC_OK);
+    ASSERT_EQ(dc_check_parse(draft, &pp, &err), DC_OK);
+    ASSERT_EQ(dc_check_parsed(e1, "A", pp, T0, &o2, &err), DC_OK);
+    char *s1 = json_dumps(o1, JSON_SORT_KEYS), *s2 = json_dumps(o2, JSON_SORT_KEYS);
+    EXPECT_STREQ(s1, s2);
+    EXPECT_EQ(json_array_size(json_object_get(o1, "conflicts")), 2);
+    free(s1);
+    free(s2);
+    json_decref(o1);
+    json_decref(o2);
+    CHECK(e1, T0);
+    CHECK(e2, T0);
+    json_decref(draft);
+    json_decref(bad);
+    json_decref(body);
+    json_decref(site);
+    dc_error_clear(&err);
+    dc_changes_free(&c1);
+    dc_changes_free(&c2);
+    dc_engine_free(e1);
+    dc_engine_free(e2);
+}
+
 int main(void)
 {
     geod_init(&G, 6378137.0, 1 / 298.257223563);
@@ -1452,5 +1543,6 @@ int main(void)
     RUN(callsign_updates);
     RUN(candidate_marks_wrap);
     RUN(unit_box_is_its_own);
+    RUN(parsed_puts);
     return TL_DONE();
 }
