@@ -1242,6 +1242,12 @@ static dc_status need_party(const dc_engine *e, const char *id, party **out, dc_
     return DC_OK;
 }
 
+dc_status dc_party_check(const dc_engine *e, const char *id, dc_error *err)
+{
+    party *p;
+    return need_party(e, id, &p, err);
+}
+
 static dc_status register_obj(dc_engine *e, obj *o, int type, party *p, dc_error *err)
 {
     o->type = type;
@@ -1262,8 +1268,10 @@ static dc_status register_obj(dc_engine *e, obj *o, int type, party *p, dc_error
  * service holds its engine lock during a write, so it parses operation
  * and site bodies before taking it (dc_*_parse), then hands the result in
  * (dc_*_put_parsed): the lock is held for the engine's work only. */
+enum { PARSED_NONE, PARSED_OP, PARSED_SITE }; /* not OBJ_*: OBJ_SITE is 0 */
+
 struct dc_parsed {
-    int type; /* OBJ_OP or OBJ_SITE; 0: taken */
+    int type; /* PARSED_*; PARSED_NONE once taken */
     op o;
     site s;
 };
@@ -1282,7 +1290,7 @@ dc_status dc_operation_parse(const char *id, const json_t *body, dc_parsed **out
         *out = NULL;
     }
     if (!rc)
-        (*out)->type = OBJ_OP;
+        (*out)->type = PARSED_OP;
     return rc;
 }
 
@@ -1294,7 +1302,7 @@ dc_status dc_site_parse(const char *id, const json_t *body, dc_parsed **out, dc_
         *out = NULL;
     }
     if (!rc)
-        (*out)->type = OBJ_SITE;
+        (*out)->type = PARSED_SITE;
     return rc;
 }
 
@@ -1302,26 +1310,27 @@ void dc_parsed_free(dc_parsed *pp)
 {
     if (!pp)
         return;
-    if (pp->type == OBJ_OP)
+    if (pp->type == PARSED_OP)
         model_op_clear(&pp->o);
-    else if (pp->type == OBJ_SITE)
+    else if (pp->type == PARSED_SITE)
         model_site_clear(&pp->s);
     free(pp);
 }
 
-/* parsed_take moves pp's object of type t into *o (an op or a site) and
- * frees pp; 0, or -1 when pp holds no such object. */
+/* parsed_take moves pp's object of type t (PARSED_OP or PARSED_SITE) into
+ * *o (an op or a site) and frees pp; 0, or -1 when pp holds no such
+ * object. */
 static int parsed_take(dc_parsed *pp, int t, void *o)
 {
     if (!pp || pp->type != t) {
         dc_parsed_free(pp);
         return -1;
     }
-    if (t == OBJ_OP)
+    if (t == PARSED_OP)
         *(op *)o = pp->o;
     else
         *(site *)o = pp->s;
-    pp->type = 0;
+    pp->type = PARSED_NONE;
     free(pp);
     return 0;
 }
@@ -1352,7 +1361,7 @@ dc_status dc_site_put_parsed(dc_engine *e, const char *party_id, dc_parsed *pp, 
         return rc;
     }
     site tmp;
-    if (parsed_take(pp, OBJ_SITE, &tmp))
+    if (parsed_take(pp, PARSED_SITE, &tmp))
         return model_fail(err, DC_ERR_MALFORMED, "", "not a parsed site");
     return site_put(e, p, tmp, create, now, ch, err);
 }
@@ -1661,7 +1670,7 @@ dc_status dc_operation_put_parsed(dc_engine *e, const char *party_id, dc_parsed 
         return rc;
     }
     op tmp;
-    if (parsed_take(pp, OBJ_OP, &tmp))
+    if (parsed_take(pp, PARSED_OP, &tmp))
         return model_fail(err, DC_ERR_MALFORMED, "", "not a parsed operation");
     return op_put(e, p, tmp, create, now, ch, err);
 }
@@ -2006,7 +2015,7 @@ dc_status dc_check_parsed(dc_engine *e, const char *party_id, dc_parsed *pp, dc_
         return rc;
     }
     op tmp;
-    if (parsed_take(pp, OBJ_OP, &tmp))
+    if (parsed_take(pp, PARSED_OP, &tmp))
         return model_fail(err, DC_ERR_MALFORMED, "", "not a parsed operation");
     tmp.h.type = OBJ_OP;
     tmp.h.owner = p;

@@ -123,6 +123,10 @@ dc_status dc_site_delete(dc_engine *e, const char *party, const char *id, dc_tim
  * success. The *_put_parsed calls then do what dc_site_put and
  * dc_operation_put do after parsing; they take pp in every case. */
 typedef struct dc_parsed dc_parsed;
+/* dc_party_check: DC_OK, or the DC_ERR_NOTFOUND every write of an unknown
+ * party gets (checked before the body, which a caller that parses first
+ * may want to keep). */
+dc_status dc_party_check(const dc_engine *e, const char *party, dc_error *err);
 dc_status dc_site_parse(const char *id, const json_t *body, dc_parsed **out, dc_error *err);
 dc_status dc_operation_parse(const char *id, const json_t *body, dc_parsed **out, dc_error *err);
 void dc_parsed_free(dc_parsed *pp);

@@ -845,9 +845,21 @@ static dc_status svc_write_impl(svc *s, const char *op, const char *party, const
     /* The body of an operation or a site is parsed, and its geometry
      * validated, before the engine lock (dc_parsed in engine.h). */
     dc_parsed *pre = NULL;
-    dc_status pst = fast ? DC_OK : parsed_before_lock(op, id, args, &pre, err);
-    if (pst != DC_OK)
+    dc_status pst = fast || !party ? DC_OK : parsed_before_lock(op, id, args, &pre, err);
+    if (pst != DC_OK) {
+        /* As when the engine parsed under the lock: an unknown party is
+         * the error, before anything wrong in the body. */
+        dc_error pe = {0};
+        pthread_mutex_lock(&s->emu);
+        dc_status pc = dc_party_check(s->e, party, &pe);
+        pthread_mutex_unlock(&s->emu);
+        if (pc != DC_OK) {
+            dc_error_clear(err);
+            *err = pe;
+            return pc;
+        }
         return pst;
+    }
 
     char *args_own = NULL;
     const char *args_text = fast ? fast->args_text : NULL;

@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from conftest import BIN, Server
+from conftest import BIN, Server, free_port
 
 ALBAB = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "al-bab.json")
 
@@ -41,3 +41,22 @@ def test_scenario_start(tmp_path):
     again = subprocess.run([BIN, "serve", "--data", data, "--scenario", ALBAB, "--listen",
                             "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
     assert again.returncode == 2 and "fresh" in again.stderr
+
+
+def test_scenario_unknown_owner_reported_before_the_body(tmp_path):
+    # The service parses an operation's body before taking the engine lock
+    # (dc_parsed); an unknown party must still be the error reported, as
+    # when the engine parsed it, not the body's own mistake (hazard_m < 0).
+    sc = {"clock": "2030-01-01T00:00:00Z", "parties": [{"id": "A", "name": "A"}],
+          "operations": [{"owner": "ZZ", "id": "op1", "kind": "strike", "hazard_m": -5,
+                          "volumes": [{"geometry": {"type": "Point", "coordinates": [37, 36]},
+                                       "radius_m": 10, "start": "2030-01-01T01:00:00Z",
+                                       "end": "2030-01-01T02:00:00Z"}]}]}
+    path = tmp_path / "sc.json"
+    path.write_text(json.dumps(sc))
+    r = subprocess.run([BIN, "serve", "--data", str(tmp_path / "d"), "--scenario", str(path),
+                        "--listen", "127.0.0.1:%d" % free_port()],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "unknown party 'ZZ'" in r.stderr, r.stderr
+    assert "hazard_m" not in r.stderr
