@@ -1317,14 +1317,21 @@ void dc_parsed_free(dc_parsed *pp)
     free(pp);
 }
 
-/* parsed_take moves pp's object of type t (PARSED_OP or PARSED_SITE) into
- * *o (an op or a site) and frees pp; 0, or -1 when pp holds no such
+/* parsed_take: what every *_parsed call does first. It finds party_id
+ * (*p), then moves pp's object of type t (PARSED_OP or PARSED_SITE) into
+ * *o (an op or a site). pp is freed in every case. Returns DC_OK, or the
+ * error: an unknown party (as dc_*_put gives it), or pp holding no such
  * object. */
-static int parsed_take(dc_parsed *pp, int t, void *o)
+static dc_status parsed_take(const dc_engine *e, const char *party_id, dc_parsed *pp, int t,
+                             void *o, party **p, dc_error *err)
 {
-    if (!pp || pp->type != t) {
+    dc_status rc = need_party(e, party_id, p, err);
+    if (!rc && (!pp || pp->type != t))
+        rc = model_fail(err, DC_ERR_MALFORMED, "", "not a parsed %s",
+                        t == PARSED_OP ? "operation" : "site");
+    if (rc) {
         dc_parsed_free(pp);
-        return -1;
+        return rc;
     }
     if (t == PARSED_OP)
         *(op *)o = pp->o;
@@ -1332,7 +1339,7 @@ static int parsed_take(dc_parsed *pp, int t, void *o)
         *(site *)o = pp->s;
     pp->type = PARSED_NONE;
     free(pp);
-    return 0;
+    return DC_OK;
 }
 
 static dc_status site_put(dc_engine *e, party *p, site tmp, int create, dc_time now,
@@ -1355,15 +1362,9 @@ dc_status dc_site_put_parsed(dc_engine *e, const char *party_id, dc_parsed *pp, 
                              dc_time now, dc_changes *ch, dc_error *err)
 {
     party *p;
-    dc_status rc;
-    if ((rc = need_party(e, party_id, &p, err))) {
-        dc_parsed_free(pp);
-        return rc;
-    }
     site tmp;
-    if (parsed_take(pp, PARSED_SITE, &tmp))
-        return model_fail(err, DC_ERR_MALFORMED, "", "not a parsed site");
-    return site_put(e, p, tmp, create, now, ch, err);
+    dc_status rc = parsed_take(e, party_id, pp, PARSED_SITE, &tmp, &p, err);
+    return rc ? rc : site_put(e, p, tmp, create, now, ch, err);
 }
 
 /* site_put files tmp (taken) for p. */
@@ -1664,15 +1665,9 @@ dc_status dc_operation_put_parsed(dc_engine *e, const char *party_id, dc_parsed 
                                   dc_time now, dc_changes *ch, dc_error *err)
 {
     party *p;
-    dc_status rc;
-    if ((rc = need_party(e, party_id, &p, err))) {
-        dc_parsed_free(pp);
-        return rc;
-    }
     op tmp;
-    if (parsed_take(pp, PARSED_OP, &tmp))
-        return model_fail(err, DC_ERR_MALFORMED, "", "not a parsed operation");
-    return op_put(e, p, tmp, create, now, ch, err);
+    dc_status rc = parsed_take(e, party_id, pp, PARSED_OP, &tmp, &p, err);
+    return rc ? rc : op_put(e, p, tmp, create, now, ch, err);
 }
 
 /* op_put files tmp (taken) for p. */
@@ -2008,15 +2003,11 @@ dc_status dc_check_parsed(dc_engine *e, const char *party_id, dc_parsed *pp, dc_
                           json_t **out, dc_error *err)
 {
     party *p;
-    dc_status rc;
-    *out = NULL;
-    if ((rc = need_party(e, party_id, &p, err))) {
-        dc_parsed_free(pp);
-        return rc;
-    }
     op tmp;
-    if (parsed_take(pp, PARSED_OP, &tmp))
-        return model_fail(err, DC_ERR_MALFORMED, "", "not a parsed operation");
+    *out = NULL;
+    dc_status rc = parsed_take(e, party_id, pp, PARSED_OP, &tmp, &p, err);
+    if (rc)
+        return rc;
     tmp.h.type = OBJ_OP;
     tmp.h.owner = p;
     tmp.h.key = make_key(p, tmp.h.id);

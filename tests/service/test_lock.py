@@ -54,44 +54,48 @@ def race(server, slow_request, quick_request):
     return out["slow"], quick, out["slow_s"], quick_s < out["slow_s"] / 4
 
 
-def test_slow_operation_does_not_hold_up_reports(server):
+def parties_and_unit(server):
+    """Parties A and B; B has unit b1, whose reports race A's slow bodies."""
     A, B = server.add_party("A"), server.add_party("B")
     assert server.req("PUT", "/v1/units/b1", token=B,
                       body={"callsign": "b1", "domain": "ground"}).status_code == 201
-    body = slow_op("slow", 3)
+    return A, B
+
+
+def assert_reports_not_held_up(server, B, slow_request, want_status, what):
+    """slow_request, answered want_status, must take over a second and a
+    report of b1 sent meanwhile must be answered at once (see race)."""
     slow, quick, slow_s, at_once = race(
-        server,
-        lambda: server.req("PUT", "/v1/operations/slow", token=A, body=body, timeout=600),
+        server, slow_request,
         lambda: server.req("POST", "/v1/positions", token=B, body={"reports": [report("b1")]}))
-    assert slow.status_code == 201, slow.text
+    assert slow.status_code == want_status, slow.text
     assert quick.status_code == 200, quick.text
-    assert slow_s > 1.0, "the slow body validated in %.2f s: the test shows nothing" % slow_s
-    assert at_once, "the position report waited for the operation's validation"
+    assert slow_s > 1.0, "the slow %s validated in %.2f s: the test shows nothing" % (what, slow_s)
+    assert at_once, "the position report waited for the %s's validation" % what
+
+
+def test_slow_operation_does_not_hold_up_reports(server):
+    A, B = parties_and_unit(server)
+    body = slow_op("slow", 3)
+    assert_reports_not_held_up(
+        server, B,
+        lambda: server.req("PUT", "/v1/operations/slow", token=A, body=body, timeout=600),
+        201, "operation")
     got = server.req("GET", "/v1/operations/slow", token=A).json()
     assert len(got["volumes"]) == 3
 
 
 def test_slow_check_and_site_do_not_hold_up_reports(server):
-    A, B = server.add_party("A"), server.add_party("B")
-    assert server.req("PUT", "/v1/units/b1", token=B,
-                      body={"callsign": "b1", "domain": "ground"}).status_code == 201
+    A, B = parties_and_unit(server)
     draft = slow_op("draft", 3)
-    slow, quick, slow_s, at_once = race(
-        server,
-        lambda: server.req("POST", "/v1/check", token=A, body=draft, timeout=600),
-        lambda: server.req("POST", "/v1/positions", token=B, body={"reports": [report("b1")]}))
-    assert slow.status_code == 200, slow.text
-    assert quick.status_code == 200, quick.text
-    assert slow_s > 1.0 and at_once
+    assert_reports_not_held_up(
+        server, B, lambda: server.req("POST", "/v1/check", token=A, body=draft, timeout=600),
+        200, "check")
 
     site = {"id": "s1", "name": "camp", "category": "hospital",
             "geometry": {"type": "MultiPolygon",
                          "coordinates": [[spiky_ring(lon0=LON + 0.5 * k)] for k in range(3)]},
             "standoff_m": 100}
-    slow, quick, slow_s, at_once = race(
-        server,
-        lambda: server.req("PUT", "/v1/sites/s1", token=A, body=site, timeout=600),
-        lambda: server.req("POST", "/v1/positions", token=B, body={"reports": [report("b1")]}))
-    assert slow.status_code == 201, slow.text
-    assert quick.status_code == 200, quick.text
-    assert slow_s > 1.0 and at_once
+    assert_reports_not_held_up(
+        server, B, lambda: server.req("PUT", "/v1/sites/s1", token=A, body=site, timeout=600),
+        201, "site")
