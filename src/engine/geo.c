@@ -6,6 +6,7 @@
 #include <geodesic.h>
 #include <math.h>
 #include <pthread.h>
+#include <string.h>
 
 static struct geod_geodesic wgs84;
 static pthread_once_t wgs84_once = PTHREAD_ONCE_INIT;
@@ -24,6 +25,19 @@ static const struct geod_geodesic *geod(void)
 static const double WGS84_A = 6378137.0;
 static const double WGS84_E2 = 6.69437999014e-3;
 
+/* The sines and cosines of the last point geo_pt_make made, for geo_trig:
+ * a position report makes its point once, then takes its tangent frame
+ * (shape.c, enu_at) once per shape it is measured against; each of those
+ * paid two sincos calls again (5 % of bench_engine A's profile, with the
+ * frame's other arithmetic). The same expressions on the same operands,
+ * so the same bits; remembered by the two coordinates' bits. Per thread,
+ * as engine.c's point memo. */
+static _Thread_local struct {
+    double ll[2];
+    double sc[4]; /* sin lon, cos lon, sin lat, cos lat */
+    int ok;
+} trig_memo;
+
 geo_pt geo_pt_make(double lon, double lat)
 {
     geo_pt p;
@@ -32,12 +46,32 @@ geo_pt geo_pt_make(double lon, double lat)
     p.lon = lon;
     p.lat = lat;
     double phi = lat * M_PI / 180.0, lam = lon * M_PI / 180.0;
-    double sphi = sin(phi), cphi = cos(phi);
+    double sphi = sin(phi), cphi = cos(phi), slam = sin(lam), clam = cos(lam);
     double n = WGS84_A / sqrt(1.0 - WGS84_E2 * sphi * sphi);
-    p.x = n * cphi * cos(lam);
-    p.y = n * cphi * sin(lam);
+    p.x = n * cphi * clam;
+    p.y = n * cphi * slam;
     p.z = n * (1.0 - WGS84_E2) * sphi;
+    trig_memo.ll[0] = p.lon;
+    trig_memo.ll[1] = p.lat;
+    trig_memo.sc[0] = slam;
+    trig_memo.sc[1] = clam;
+    trig_memo.sc[2] = sphi;
+    trig_memo.sc[3] = cphi;
+    trig_memo.ok = 1;
     return p;
+}
+
+void geo_trig(const geo_pt *p, double sc[4])
+{
+    if (trig_memo.ok && memcmp(trig_memo.ll, &p->lon, sizeof trig_memo.ll) == 0) {
+        memcpy(sc, trig_memo.sc, sizeof trig_memo.sc);
+        return;
+    }
+    double lam = p->lon * M_PI / 180.0, phi = p->lat * M_PI / 180.0;
+    sc[0] = sin(lam);
+    sc[1] = cos(lam);
+    sc[2] = sin(phi);
+    sc[3] = cos(phi);
 }
 
 geo_pt geo_pt_from_ecef(const double v[3])

@@ -24,6 +24,10 @@ typedef struct {
 
 /* geo_pt_make returns the point at lon, lat (degrees). */
 geo_pt geo_pt_make(double lon, double lat);
+/* geo_trig: sin lon, cos lon, sin lat, cos lat of p (radians of its
+ * degrees), bit for bit as computed from p->lon and p->lat; free when p is
+ * the last point this thread's geo_pt_make made. */
+void geo_trig(const geo_pt *p, double sc[4]);
 
 /* geo_pt_from_ecef returns the surface point nearest the direction of
  * the ECEF vector v (used for centroids). */

@@ -116,6 +116,8 @@ static void lists_prefetch(const unit *u, int stage)
             const dc_conflict *c = obj_cf(&u->h, k);
             if (stage == 1) {
                 __builtin_prefetch(c);
+                __builtin_prefetch((const char *)c + 64);
+                __builtin_prefetch((const char *)c + CONFLICT_HOT - 1);
             } else {
                 const obj *o = c->a == &u->h ? c->b : c->a;
                 __builtin_prefetch(o);

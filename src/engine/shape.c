@@ -41,8 +41,9 @@ typedef struct {
 
 static enu_frame enu_at(const geo_pt *p)
 {
-    double lam = p->lon * M_PI / 180.0, phi = p->lat * M_PI / 180.0;
-    double sl = sin(lam), cl = cos(lam), sp = sin(phi), cp = cos(phi);
+    double sc[4];
+    geo_trig(p, sc);
+    double sl = sc[0], cl = sc[1], sp = sc[2], cp = sc[3];
     const double a = 6378137.0, e2 = 6.69437999014e-3;
     double w2 = 1 - e2 * sp * sp, w = sqrt(w2);
     enu_frame f = {{-sl, cl, 0}, {-sp * cl, -sp * sl, cp}, w2 * w / (a * (1 - e2)), w / a};
@@ -902,22 +903,30 @@ static int poly_dist_witness(const geo_pt *p, const enu_frame *f, const shape_wi
         *out = 0;
         return 1;
     }
-    /* The window's edges in ascending index order (the full scan's order,
-     * which decides ties). */
-    int n = w->n, k = n < WIT_EDGES ? n : WIT_EDGES, idx[WIT_EDGES];
-    for (int j = 0; j < k; j++) {
-        int i = (w->first + j) % n, t = j;
-        for (; t > 0 && idx[t - 1] > i; t--)
-            idx[t] = idx[t - 1];
-        idx[t] = i;
+    /* The window's vertices, each projected once: position j + 1 holds
+     * vertex first + j (mod n), j = -1 .. k - 1, so that the window's edge
+     * at position j runs from wx[j] to wx[j + 1] (edge i runs from vertex
+     * i - 1 to i). The same fast_proj on the same operands as projecting
+     * each edge's two ends apart, so the same bits, with k + 1 projections
+     * instead of 2k and no division for the indices. */
+    int n = w->n, k = n < WIT_EDGES ? n : WIT_EDGES;
+    double wx[WIT_EDGES + 1], wy[WIT_EDGES + 1];
+    int vi = w->first == 0 ? n - 1 : w->first - 1;
+    for (int j = 0; j <= k; j++) {
+        fast_proj(p, f, &w->v[vi], &wx[j], &wy[j]);
+        if (++vi == n)
+            vi = 0;
     }
+    /* The edges in ascending index order (the full scan's order, which
+     * decides ties): when the window wraps past the ring's last edge, its
+     * positions from n - first on hold the edges 0, 1, ..., and come
+     * first. */
+    int wrap = w->first + k > n ? n - w->first : k;
     double best2 = INFINITY, bx = 0, by = 0;
-    for (int j = 0; j < k; j++) {
-        int i = idx[j];
-        double px, py, x, y, qx, qy;
-        fast_proj(p, f, &w->v[i == 0 ? n - 1 : i - 1], &px, &py);
-        fast_proj(p, f, &w->v[i], &x, &y);
-        double d2 = fast_seg(px, py, x, y, &qx, &qy);
+    for (int t = 0; t < k; t++) {
+        int j = t < k - wrap ? wrap + t : t - (k - wrap);
+        double qx, qy;
+        double d2 = fast_seg(wx[j], wy[j], wx[j + 1], wy[j + 1], &qx, &qy);
         if (d2 < best2) {
             best2 = d2;
             bx = qx;
@@ -1017,9 +1026,22 @@ void shape_witness_prefetch(const shape_witness *w)
 {
     if (w->state != 1)
         return; /* empty, or inside: no vertex will be read */
+    /* vertices first - 1 .. first + k - 1 (mod n): one or two runs, a
+     * prefetch per cache line of each (no division per vertex) */
     int n = w->n, k = n < WIT_EDGES ? n : WIT_EDGES;
-    for (int j = -1; j < k; j++)
-        __builtin_prefetch(&w->v[(w->first + j + n) % n]);
+    int lo = w->first == 0 ? n - 1 : w->first - 1, cnt = k + 1;
+    int run1 = lo + cnt <= n ? cnt : n - lo;
+    const char *a = (const char *)&w->v[lo], *end = (const char *)&w->v[lo + run1];
+    for (; a < end; a += 64)
+        __builtin_prefetch(a);
+    __builtin_prefetch(end - 1);
+    if (run1 < cnt) {
+        a = (const char *)&w->v[0];
+        end = (const char *)&w->v[cnt - run1];
+        for (; a < end; a += 64)
+            __builtin_prefetch(a);
+        __builtin_prefetch(end - 1);
+    }
 }
 
 int shape_witness_check(const dc_shape *b, const shape_witness *w)
