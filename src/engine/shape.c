@@ -977,6 +977,14 @@ static double separation_disc(const geo_pt *c, double r, const dc_shape *b, doub
             d -= r;
             if (d + WIT_CUTOFF_MARGIN < cutoff)
                 return d > 0 ? d : 0;
+            /* Beyond cutoff: every way out of the full path is beyond it
+             * too (a ball lower bound above cutoff, or this very d - r),
+             * and beyond cutoff shape.h promises only "greater than
+             * cutoff". Units near a volume but out of its reach are most
+             * of the neighbour-list measurements; each was a full scan
+             * (bench_engine A: 470,732 full scans in 2M reports). */
+            if (d > cutoff)
+                return d;
         }
     }
     if (b->kind != SHP_POLY || b->npoly != 1)

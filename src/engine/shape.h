@@ -110,9 +110,10 @@ typedef struct {
 } shape_witness;
 
 /* shape_separation_disc_w is shape_separation_disc, returning the very same
- * value (bit for bit), that reads and refreshes the witness w (may be NULL)
- * of b: when w proves that the nearest edge from c is still in its window,
- * only that window is read. */
+ * value (bit for bit) when that is at most cutoff, and a value greater than
+ * cutoff exactly when that is, that reads and refreshes the witness w (may
+ * be NULL) of b: when w proves that the nearest edge from c is still in its
+ * window, only that window is read. */
 double shape_separation_disc_w(const geo_pt *c, double r, const dc_shape *b, double cutoff,
                                shape_witness *w);
 

@@ -1225,7 +1225,8 @@ TEST(neighbour_list_in_a_huge_box)
  * vertices and across its edges, with small and large ce_m: after every
  * report the conflict (open or not, its distance) agrees with the exact
  * separation, and dc_engine_check (which compares every neighbour-list
- * witness against a full measurement, bit for bit) passes. Catches a
+ * witness against a full measurement: bit for bit within its cutoff, and
+ * beyond it exactly when the full one is) passes. Catches a
  * witness shortcut that keeps a stale nearest edge or a stale side. */
 TEST(witness_walk)
 {

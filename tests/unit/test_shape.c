@@ -1248,11 +1248,12 @@ TEST(near_edges_large)
 }
 
 /* ---- witnesses: shape_separation_disc_w must equal shape_separation_disc
- * bit for bit, whatever the walk: nearest edge changing, crossing the
+ * bit for bit up to the cutoff, and be beyond the cutoff exactly when it
+ * is (shape.h: beyond it, any value greater than cutoff), whatever the walk: nearest edge changing, crossing the
  * boundary (shell and hole), hugging a vertex, jumps of kilometres, large
  * discs, cutoffs just above the answer. Counts how often the shortcut was
  * taken so that a test that never exercises it fails too. ---- */
-static int wit_steps, wit_short, wit_bad;
+static int wit_steps, wit_short, wit_beyond, wit_bad;
 
 static void wit_step(const dc_shape *s, shape_witness *w, double lon, double lat, double r,
                      double cutoff, const char *what)
@@ -1266,7 +1267,15 @@ static void wit_step(const dc_shape *s, shape_witness *w, double lon, double lat
     if (before.state && memcmp(&before, w, sizeof before) == 0 &&
         (before.ref[0] != p.x || before.ref[1] != p.y || before.ref[2] != p.z) && want < cutoff)
         wit_short++;
-    if (memcmp(&want, &got, sizeof want) != 0 || shape_witness_check(s, w) != 0) {
+    /* unchanged, from another point, beyond the cutoff, and the polygon's
+     * own distance rather than a ball's bound: the window answered that it
+     * is out of reach */
+    if (before.state && memcmp(&before, w, sizeof before) == 0 &&
+        (before.ref[0] != p.x || before.ref[1] != p.y || before.ref[2] != p.z) && want > cutoff &&
+        got == shape_separation_disc(&p, r, s, INFINITY))
+        wit_beyond++;
+    int same = want <= cutoff ? memcmp(&want, &got, sizeof want) == 0 : got > cutoff;
+    if (!same || shape_witness_check(s, w) != 0) {
         if (wit_bad++ < 10)
             TL_FAIL_("%s: at %.9f %.9f r %.3f cutoff %.3f: with witness %.17g, without %.17g, "
                      "check %d",
@@ -1323,7 +1332,7 @@ static void wit_walks(const char *what, double lon, double lat, double size, int
 
 TEST(witness_walks)
 {
-    wit_steps = wit_short = wit_bad = 0;
+    wit_steps = wit_short = wit_beyond = wit_bad = 0;
     for (int i = 0; i < 6; i++) {
         /* the ingest benchmark's volumes */
         wit_walks("bench-like", uni(35, 40), uni(34, 38), uni(200, 1500), 8 + (int)uni(0, 57),
@@ -1335,9 +1344,11 @@ TEST(witness_walks)
         wit_walks("equator", uni(-1, 1), 0, uni(200, 1500), 16, 0);
         wit_walks("large", uni(-180, 180), uni(-60, 60), uni(5e3, 5e4), 8 + (int)uni(0, 57), i % 2);
     }
-    printf("     witness walks: %d steps, %d answered from the window\n", wit_steps, wit_short);
+    printf("     witness walks: %d steps, %d answered from the window, %d of them beyond the cutoff\n",
+           wit_steps, wit_short + wit_beyond, wit_beyond);
     EXPECT_EQ(wit_bad, 0);
     EXPECT(wit_short > wit_steps / 4);
+    EXPECT(wit_beyond > wit_steps / 100);
 }
 
 /* A witness is about the shape it was filled with: handed another shape
