@@ -1080,8 +1080,7 @@ static void nl_gather(dc_engine *e, unit *u, cands *cs)
     for (int i = 0; i < nl->n; i++)
         if (nl->e[i].slack <= moved) {
             nl->e[i].v->mark = e->gen;
-            nl->e[i].v->wit = &nl->e[i].w;
-            shape_witness_prefetch(&nl->e[i].w); /* read in eval_op_unit, soon */
+            nl->e[i].v->wit = &nl->e[i].w; /* its vertices: asked for by ingest.c */
             cands_add(cs, &nl->e[i].v->op->h);
         }
     /* Every volume that can be within reach is now marked; the volumes of
