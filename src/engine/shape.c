@@ -980,9 +980,9 @@ static double separation_disc(const geo_pt *c, double r, const dc_shape *b, doub
             /* Beyond cutoff: every way out of the full path is beyond it
              * too (a ball lower bound above cutoff, or this very d - r),
              * and beyond cutoff shape.h promises only "greater than
-             * cutoff". Units near a volume but out of its reach are most
-             * of the neighbour-list measurements; each was a full scan
-             * (bench_engine A: 470,732 full scans in 2M reports). */
+             * cutoff". A unit near a volume but out of its reach paid a
+             * full scan at each such measurement (bench_engine A: 470,732
+             * full scans in 2M reports before, 409,043 with this). */
             if (d > cutoff)
                 return d;
         }

@@ -1249,10 +1249,11 @@ TEST(near_edges_large)
 
 /* ---- witnesses: shape_separation_disc_w must equal shape_separation_disc
  * bit for bit up to the cutoff, and be beyond the cutoff exactly when it
- * is (shape.h: beyond it, any value greater than cutoff), whatever the walk: nearest edge changing, crossing the
- * boundary (shell and hole), hugging a vertex, jumps of kilometres, large
- * discs, cutoffs just above the answer. Counts how often the shortcut was
- * taken so that a test that never exercises it fails too. ---- */
+ * is (shape.h: beyond it, any value greater than cutoff), whatever the
+ * walk: nearest edge changing, crossing the boundary (shell and hole),
+ * hugging a vertex, jumps of kilometres, large discs, cutoffs just above
+ * the answer. Counts how often the shortcut was taken, within and beyond
+ * the cutoff, so that a test that never exercises it fails too. ---- */
 static int wit_steps, wit_short, wit_beyond, wit_bad;
 
 static void wit_step(const dc_shape *s, shape_witness *w, double lon, double lat, double r,
