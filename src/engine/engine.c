@@ -1926,7 +1926,8 @@ dc_status dc_advance(dc_engine *e, dc_time now, dc_changes *ch)
         return DC_OK;
     e->next_due = DC_TIME_MAX;
     /* Operations whose every volume has ended end by themselves; volumes
-     * that ended leave the index. */
+     * that ended leave the index. In hash-slot order: the events' order
+     * follows it (hmap.c says why the hash must then stay as it is). */
     for (size_t i = 0; i < e->ops.cap; i++) {
         op *o = hmap_at(&e->ops, i);
         if (!o)

@@ -14,6 +14,12 @@
 static char tomb_marker;
 #define TOMB ((void *)&tomb_marker)
 
+/* Do not change this function, or the growth policy below, lightly: the
+ * slot order is observable. dc_advance walks operations and sites in slot
+ * order, so the order in which their conflicts resolve, and so the event
+ * sequence numbers each party receives, follow it. A restart replays a log
+ * with the same code and gets the same order; with another hash it would
+ * re-derive events in another order and report stored events as differing. */
 static uint64_t hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
