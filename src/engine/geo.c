@@ -38,6 +38,17 @@ static _Thread_local struct {
     int ok;
 } trig_memo;
 
+/* trig_of: sin lon, cos lon, sin lat, cos lat (degrees in), the one place
+ * both geo_pt_make and geo_trig compute them, so that their bits agree. */
+static void trig_of(double lon, double lat, double sc[4])
+{
+    double lam = lon * M_PI / 180.0, phi = lat * M_PI / 180.0;
+    sc[0] = sin(lam);
+    sc[1] = cos(lam);
+    sc[2] = sin(phi);
+    sc[3] = cos(phi);
+}
+
 geo_pt geo_pt_make(double lon, double lat)
 {
     geo_pt p;
@@ -45,33 +56,25 @@ geo_pt geo_pt_make(double lon, double lat)
         lon -= 360.0;
     p.lon = lon;
     p.lat = lat;
-    double phi = lat * M_PI / 180.0, lam = lon * M_PI / 180.0;
-    double sphi = sin(phi), cphi = cos(phi), slam = sin(lam), clam = cos(lam);
+    trig_of(lon, lat, trig_memo.sc);
+    trig_memo.ll[0] = lon;
+    trig_memo.ll[1] = lat;
+    trig_memo.ok = 1;
+    double slam = trig_memo.sc[0], clam = trig_memo.sc[1];
+    double sphi = trig_memo.sc[2], cphi = trig_memo.sc[3];
     double n = WGS84_A / sqrt(1.0 - WGS84_E2 * sphi * sphi);
     p.x = n * cphi * clam;
     p.y = n * cphi * slam;
     p.z = n * (1.0 - WGS84_E2) * sphi;
-    trig_memo.ll[0] = p.lon;
-    trig_memo.ll[1] = p.lat;
-    trig_memo.sc[0] = slam;
-    trig_memo.sc[1] = clam;
-    trig_memo.sc[2] = sphi;
-    trig_memo.sc[3] = cphi;
-    trig_memo.ok = 1;
     return p;
 }
 
 void geo_trig(const geo_pt *p, double sc[4])
 {
-    if (trig_memo.ok && memcmp(trig_memo.ll, &p->lon, sizeof trig_memo.ll) == 0) {
+    if (trig_memo.ok && memcmp(trig_memo.ll, &p->lon, sizeof trig_memo.ll) == 0)
         memcpy(sc, trig_memo.sc, sizeof trig_memo.sc);
-        return;
-    }
-    double lam = p->lon * M_PI / 180.0, phi = p->lat * M_PI / 180.0;
-    sc[0] = sin(lam);
-    sc[1] = cos(lam);
-    sc[2] = sin(phi);
-    sc[3] = cos(phi);
+    else
+        trig_of(p->lon, p->lat, sc);
 }
 
 geo_pt geo_pt_from_ecef(const double v[3])

@@ -1030,6 +1030,15 @@ double shape_separation_disc_w(const geo_pt *c, double r, const dc_shape *b, dou
     return separation_disc(c, r, b, cutoff, w);
 }
 
+/* prefetch_span asks for the cache lines of v[0..n), n >= 1. */
+static void prefetch_span(const geo_pt *v, int n)
+{
+    const char *a = (const char *)v, *end = (const char *)(v + n);
+    for (; a < end; a += 64)
+        __builtin_prefetch(a);
+    __builtin_prefetch(end - 1);
+}
+
 void shape_witness_prefetch(const shape_witness *w)
 {
     if (w->state != 1)
@@ -1039,17 +1048,9 @@ void shape_witness_prefetch(const shape_witness *w)
     int n = w->n, k = n < WIT_EDGES ? n : WIT_EDGES;
     int lo = w->first == 0 ? n - 1 : w->first - 1, cnt = k + 1;
     int run1 = lo + cnt <= n ? cnt : n - lo;
-    const char *a = (const char *)&w->v[lo], *end = (const char *)&w->v[lo + run1];
-    for (; a < end; a += 64)
-        __builtin_prefetch(a);
-    __builtin_prefetch(end - 1);
-    if (run1 < cnt) {
-        a = (const char *)&w->v[0];
-        end = (const char *)&w->v[cnt - run1];
-        for (; a < end; a += 64)
-            __builtin_prefetch(a);
-        __builtin_prefetch(end - 1);
-    }
+    prefetch_span(&w->v[lo], run1);
+    if (run1 < cnt)
+        prefetch_span(&w->v[0], cnt - run1);
 }
 
 int shape_witness_check(const dc_shape *b, const shape_witness *w)
